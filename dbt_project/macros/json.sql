@@ -1,0 +1,53 @@
+{#- JSON access behind adapter.dispatch: DuckDB here, another engine adds its own version. -#}
+
+{% macro paw_json_text(json_column, path) -%}
+    {{ return(adapter.dispatch('paw_json_text', 'paw')(json_column, path)) }}
+{%- endmacro %}
+
+{% macro default__paw_json_text(json_column, path) -%}
+    json_extract_string({{ json_column }}, '{{ path }}')
+{%- endmacro %}
+
+{#- One row per key of a JSON object: use in a lateral position as `unnest(...) as t(key)`. -#}
+{% macro paw_json_keys(json_column) -%}
+    {{ return(adapter.dispatch('paw_json_keys', 'paw')(json_column)) }}
+{%- endmacro %}
+
+{% macro default__paw_json_keys(json_column) -%}
+    json_keys({{ json_column }})
+{%- endmacro %}
+
+{% macro paw_json_value(json_column, key_column) -%}
+    {{ return(adapter.dispatch('paw_json_value', 'paw')(json_column, key_column)) }}
+{%- endmacro %}
+
+{% macro default__paw_json_value(json_column, key_column) -%}
+    json_extract({{ json_column }}, '$."' || replace({{ key_column }}, '"', '\\"') || '"')
+{%- endmacro %}
+
+{#- Aggregate key/value rows into one JSON object. -#}
+{% macro paw_json_object_agg(key_column, value_column) -%}
+    {{ return(adapter.dispatch('paw_json_object_agg', 'paw')(key_column, value_column)) }}
+{%- endmacro %}
+
+{% macro default__paw_json_object_agg(key_column, value_column) -%}
+    json_group_object({{ key_column }}, {{ value_column }})::varchar
+{%- endmacro %}
+
+{#- A sorted array of the distinct non-null values. -#}
+{% macro paw_distinct_list(column) -%}
+    {{ return(adapter.dispatch('paw_distinct_list', 'paw')(column)) }}
+{%- endmacro %}
+
+{% macro default__paw_distinct_list(column) -%}
+    list_sort(list(distinct {{ column }}) filter (where {{ column }} is not null))
+{%- endmacro %}
+
+{#- Text at a key named by another column (a top-level key). -#}
+{% macro paw_json_text_at(json_column, key_column) -%}
+    {{ return(adapter.dispatch('paw_json_text_at', 'paw')(json_column, key_column)) }}
+{%- endmacro %}
+
+{% macro default__paw_json_text_at(json_column, key_column) -%}
+    json_extract_string({{ json_column }}, '$."' || replace({{ key_column }}, '"', '\\"') || '"')
+{%- endmacro %}

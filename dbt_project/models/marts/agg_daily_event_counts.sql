@@ -1,0 +1,18 @@
+with
+
+activity as (
+    select * from {{ ref('int_activity_events') }}
+),
+
+final as (
+    select
+        event_date,
+        namespace,
+        event_name,
+        count(*) as events,
+        count(distinct person_id) as persons
+    from activity
+    group by event_date, namespace, event_name
+)
+
+select * from final

@@ -1,0 +1,120 @@
+{#- Cohort retention by day, ISO week and month. A person's cohort is the period of their
+    first cohort event (default: first activity); they are retained in period n when they have
+    a return event (default: any activity) in the n-th period after it. Periods that start
+    after the last activity date are not emitted; a period that ends after it is incomplete. -#}
+{%- set cohort_event = var('paw_retention_cohort_event') %}
+{%- set return_event = var('paw_retention_return_event') %}
+with
+
+activity as (
+    select * from {{ ref('int_activity_events') }}
+),
+
+grains as (
+    select 'day' as cohort_grain
+    union all
+    select 'week' as cohort_grain
+    union all
+    select 'month' as cohort_grain
+),
+
+data_end as (
+    select max(event_date) as last_activity_date from activity
+),
+
+cohort_events as (
+    select person_id, event_date
+    from activity
+    {%- if cohort_event %}
+    where event_name = '{{ cohort_event }}'
+    {%- endif %}
+),
+
+return_days as (
+    select distinct person_id, event_date
+    from activity
+    {%- if return_event %}
+    where event_name = '{{ return_event }}'
+    {%- endif %}
+),
+
+first_days as (
+    select person_id, min(event_date) as first_date
+    from cohort_events
+    group by person_id
+),
+
+person_cohorts as (
+    select
+        first_days.person_id,
+        grains.cohort_grain,
+        {{ paw_period_start('grains.cohort_grain', 'first_days.first_date') }} as cohort_start
+    from first_days
+    cross join grains
+),
+
+person_returns as (
+    select distinct
+        person_cohorts.cohort_grain,
+        person_cohorts.cohort_start,
+        person_cohorts.person_id,
+        {{ paw_periods_between(
+            'person_cohorts.cohort_grain',
+            'person_cohorts.cohort_start',
+            paw_period_start('person_cohorts.cohort_grain', 'return_days.event_date')
+        ) }} as period_number
+    from person_cohorts
+    inner join return_days on person_cohorts.person_id = return_days.person_id
+    where return_days.event_date >= person_cohorts.cohort_start
+),
+
+cohort_sizes as (
+    select cohort_grain, cohort_start, count(*) as cohort_size
+    from person_cohorts
+    group by cohort_grain, cohort_start
+),
+
+retained as (
+    select cohort_grain, cohort_start, period_number, count(distinct person_id) as retained_users
+    from person_returns
+    group by cohort_grain, cohort_start, period_number
+),
+
+cohort_periods as (
+    select
+        cohort_sizes.cohort_grain,
+        cohort_sizes.cohort_start,
+        cohort_sizes.cohort_size,
+        spine.n as period_number,
+        {{ paw_period_add('cohort_sizes.cohort_grain', 'cohort_sizes.cohort_start', 'spine.n') }}
+            as period_start
+    from cohort_sizes
+    cross join {{ paw_integer_spine(10000) }} as spine
+    cross join data_end
+    where
+        spine.n <= {{ paw_periods_between(
+            'cohort_sizes.cohort_grain',
+            'cohort_sizes.cohort_start',
+            paw_period_start('cohort_sizes.cohort_grain', 'data_end.last_activity_date')
+        ) }}
+),
+
+final as (
+    select
+        cohort_periods.cohort_grain,
+        cohort_periods.cohort_start,
+        cohort_periods.period_number,
+        cohort_periods.cohort_size,
+        coalesce(retained.retained_users, 0) as retained_users,
+        coalesce(retained.retained_users, 0) * 1.0 / cohort_periods.cohort_size as retention_rate,
+        {{ paw_period_add('cohort_periods.cohort_grain', 'cohort_periods.period_start', 1) }}
+            <= {{ dbt.dateadd('day', 1, 'data_end.last_activity_date') }} as is_complete
+    from cohort_periods
+    cross join data_end
+    left join retained
+        on cohort_periods.cohort_grain = retained.cohort_grain
+        and cohort_periods.cohort_start = retained.cohort_start
+        and cohort_periods.period_number = retained.period_number
+)
+
+select * from final

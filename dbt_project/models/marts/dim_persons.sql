@@ -1,0 +1,124 @@
+with
+
+events as (
+    select * from {{ ref('stg_events') }}
+),
+
+attributed as (
+    select * from {{ ref('int_events_attributed') }}
+),
+
+links as (
+    select * from {{ ref('int_anonymous_links') }}
+),
+
+activity as (
+    select * from {{ ref('int_activity_events') }}
+),
+
+person_events as (
+    select
+        attributed.person_id,
+        attributed.is_identified,
+        events.event_id,
+        events.event_type,
+        events.event_timestamp,
+        events.user_id,
+        events.anonymous_id,
+        events.traits
+    from events
+    inner join attributed on events.event_id = attributed.event_id
+),
+
+person_summary as (
+    select
+        person_id,
+        bool_or(is_identified) as is_identified,
+        {{ paw_distinct_list('user_id') }} as user_ids,
+        min(event_timestamp) as first_seen_at,
+        max(event_timestamp) as last_seen_at
+    from person_events
+    group by person_id
+),
+
+person_anonymous_ids as (
+    select person_id, anonymous_id from person_events where anonymous_id is not null
+    union
+    select person_id, anonymous_id from links
+),
+
+anonymous_id_lists as (
+    select
+        person_id,
+        {{ paw_distinct_list('anonymous_id') }} as anonymous_ids
+    from person_anonymous_ids
+    group by person_id
+),
+
+trait_values as (
+    select
+        person_events.person_id,
+        person_events.event_timestamp,
+        person_events.event_id,
+        trait_keys.trait_key,
+        {{ paw_json_value('person_events.traits', 'trait_keys.trait_key') }} as trait_value
+    from person_events,
+        unnest({{ paw_json_keys('person_events.traits') }}) as trait_keys (trait_key)
+    where person_events.event_type = 'identify' and person_events.traits is not null
+),
+
+latest_traits as (
+    select
+        person_id,
+        trait_key,
+        trait_value,
+        row_number() over (
+            partition by person_id, trait_key order by event_timestamp desc, event_id desc
+        ) as recency_rank
+    from trait_values
+),
+
+person_traits as (
+    select
+        person_id,
+        {{ paw_json_object_agg('trait_key', 'trait_value') }} as traits
+    from latest_traits
+    where recency_rank = 1
+    group by person_id
+),
+
+first_touch as (
+    select
+        person_id,
+        referrer,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        row_number() over (
+            partition by person_id order by event_timestamp, event_id
+        ) as touch_rank
+    from activity
+),
+
+final as (
+    select
+        person_summary.person_id,
+        person_summary.is_identified,
+        person_summary.user_ids,
+        coalesce(anonymous_id_lists.anonymous_ids, []) as anonymous_ids,
+        person_summary.first_seen_at,
+        person_summary.last_seen_at,
+        coalesce(person_traits.traits, '{}') as traits,
+        first_touch.referrer as first_touch_referrer,
+        first_touch.utm_source as first_touch_utm_source,
+        first_touch.utm_medium as first_touch_utm_medium,
+        first_touch.utm_campaign as first_touch_utm_campaign
+    from person_summary
+    left join anonymous_id_lists on person_summary.person_id = anonymous_id_lists.person_id
+    left join person_traits on person_summary.person_id = person_traits.person_id
+    left join first_touch
+        on person_summary.person_id = first_touch.person_id
+        and first_touch.touch_rank = 1
+)
+
+select * from final

@@ -1,0 +1,119 @@
+"""The lake's layout: where events, quarantine and the manifest live, and which files count.
+
+A run's files carry its run id in their names (`part-<run_id>.parquet`). The manifest file
+`_manifest/<run_id>.parquet` is written last: it is the commit point. Readers consider only
+files of committed runs; files of a run that died before its commit are orphans, invisible to
+readers and deleted by the next run under the lake's lock.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ingestion.contract import MANIFEST_SCHEMA
+from ingestion.storage import Storage
+
+EVENTS_PREFIX = "events/"
+QUARANTINE_PREFIX = "quarantine/"
+MANIFEST_PREFIX = "_manifest/"
+LOCK_KEY = "_lock"
+
+RUN_ID_PATTERN = r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}"
+_PART_RE = re.compile(rf"part-({RUN_ID_PATTERN})\.parquet$")
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def event_key(event_date: str, run_id: str) -> str:
+    return f"{EVENTS_PREFIX}event_date={event_date}/part-{run_id}.parquet"
+
+
+def quarantine_key(ingest_date: str, run_id: str) -> str:
+    return f"{QUARANTINE_PREFIX}ingest_date={ingest_date}/part-{run_id}.parquet"
+
+
+def manifest_key(run_id: str) -> str:
+    return f"{MANIFEST_PREFIX}{run_id}.parquet"
+
+
+def run_id_of(key: str) -> str | None:
+    match = _PART_RE.search(key)
+    return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    run_id: str
+    source_file: str
+    size_bytes: int
+    content_hash: str
+
+
+def read_manifest(storage: Storage) -> pa.Table:
+    """Every committed run's per-file rows (the ingestion log)."""
+    tables = []
+    for obj in storage.list(MANIFEST_PREFIX):
+        if obj.key.endswith(".parquet"):
+            tables.append(pq.read_table(io.BytesIO(storage.read_bytes(obj.key))))
+    if not tables:
+        return MANIFEST_SCHEMA.empty_table()
+    return pa.concat_tables([t.cast(MANIFEST_SCHEMA) for t in tables])
+
+
+def committed_runs(manifest: pa.Table) -> set[str]:
+    return set(manifest.column("run_id").to_pylist())
+
+
+def processed_files(manifest: pa.Table) -> dict[str, ManifestEntry]:
+    """The latest committed entry per source file."""
+    out: dict[str, ManifestEntry] = {}
+    for row in manifest.select(["run_id", "source_file", "size_bytes", "content_hash"]).to_pylist():
+        previous = out.get(row["source_file"])
+        if previous is None or row["run_id"] > previous.run_id:
+            out[row["source_file"]] = ManifestEntry(**row)
+    return out
+
+
+def orphan_keys(storage: Storage, committed: Iterable[str]) -> list[str]:
+    """Data files written by runs that never committed."""
+    committed = set(committed)
+    orphans = []
+    for prefix in (EVENTS_PREFIX, QUARANTINE_PREFIX):
+        for obj in storage.list(prefix):
+            run_id = run_id_of(obj.key)
+            if run_id is not None and run_id not in committed:
+                orphans.append(obj.key)
+    return orphans
+
+
+def newest_event_at(storage: Storage) -> datetime | None:
+    """The newest event_timestamp among committed events, from the newest partition's footers."""
+    committed = committed_runs(read_manifest(storage))
+    by_date: dict[str, list[str]] = {}
+    for obj in storage.list(EVENTS_PREFIX):
+        match = re.search(r"event_date=(\d{4}-\d{2}-\d{2})/", obj.key)
+        if match and run_id_of(obj.key) in committed:
+            by_date.setdefault(match.group(1), []).append(obj.key)
+    if not by_date:
+        return None
+    newest: datetime | None = None
+    for key in by_date[max(by_date)]:
+        meta = pq.ParquetFile(io.BytesIO(storage.read_bytes(key))).metadata
+        column = meta.schema.to_arrow_schema().get_field_index("event_timestamp")
+        for group in range(meta.num_row_groups):
+            stats = meta.row_group(group).column(column).statistics
+            if stats is not None and stats.has_min_max:
+                value = stats.max
+                newest = value if newest is None or value > newest else newest
+    return newest

@@ -1,0 +1,433 @@
+"""`paw generate`: a realistic, deterministic SaaS event stream written to the landing zone.
+
+The story, per simulated person: an anonymous visitor arrives from a referrer or a campaign,
+browses pages, perhaps signs up (identify with traits), activates (creates a project), buys
+(server-side orders carrying a user id only), upgrades, uses features, joins an organisation
+(group), sees experiments, answers NPS, and sooner or later churns. A few people use a second
+device; one device is shared by two people; some users carry a legacy id merged by an alias.
+Weekends are quieter. A small share of the input is bad on purpose: malformed lines,
+placeholder ids, wrong field types, skewed device clocks and redeliveries.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import random
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+from ingestion.storage import Storage
+
+log = logging.getLogger("paw.generate")
+
+PAGES = ["/", "/pricing", "/features", "/blog", "/docs", "/about", "/customers", "/changelog"]
+APP_PAGES = ["/app", "/app/projects", "/app/settings", "/app/reports", "/app/billing"]
+REFERRERS = [
+    ("https://www.google.com/", None),
+    ("https://news.ycombinator.com/", None),
+    ("https://twitter.com/", None),
+    ("", None),
+    ("https://www.google.com/", ("google", "cpc", "brand_search")),
+    ("https://www.linkedin.com/", ("linkedin", "social", "launch_week")),
+    ("https://newsletter.example.com/", ("newsletter", "email", "monthly_digest")),
+]
+DEVICES = [
+    ("desktop", "Mac OS", "Chrome"),
+    ("desktop", "Windows", "Edge"),
+    ("desktop", "Linux", "Firefox"),
+    ("mobile", "iOS", "Safari"),
+    ("mobile", "Android", "Chrome"),
+    ("tablet", "iPadOS", "Safari"),
+]
+FEATURES = ["dashboards", "alerts", "exports", "sql_editor", "sharing", "api_keys"]
+EXPERIMENTS = [("new_onboarding", ["control", "checklist"]), ("pricing_page", ["a", "b", "c"])]
+PLANS = [("free", 0.0), ("starter", 29.0), ("pro", 99.0), ("enterprise", 499.0)]
+COMPANIES = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Wonka"]
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    users: int = 2000
+    days: int = 60
+    seed: int = 42
+    end_date: date | None = None  # last day of data; default: yesterday (UTC)
+    bad_rate: float = 0.005  # share of lines that are bad on purpose
+    redelivery_rate: float = 0.01  # share of events delivered twice
+    files_per_day: int = 4
+    gzip_share: float = 0.25  # share of files written gzip-compressed
+
+
+@dataclass
+class GenerateReport:
+    files: int
+    events: int
+    bad_lines: int
+    redeliveries: int
+    start: date
+    end: date
+
+
+class _Stream:
+    """Collects the events of the simulation with their delivery times."""
+
+    def __init__(self, rng: random.Random, options: GenerateOptions) -> None:
+        self.rng = rng
+        self.options = options
+        self.rows: list[tuple[float, bytes]] = []  # (received epoch seconds, line)
+        self.horizon: datetime | None = None  # nothing happens after the last day
+
+    def new_id(self) -> str:
+        return f"{self.rng.getrandbits(128):032x}"
+
+    def emit(
+        self,
+        when: datetime,
+        kind: str,
+        *,
+        user_id: str | None = None,
+        anonymous_id: str | None = None,
+        event: str | None = None,
+        name: str | None = None,
+        properties: dict | None = None,
+        traits: dict | None = None,
+        context: dict | None = None,
+        namespace: str | None = None,
+        extra: dict | None = None,
+        skew_seconds: float = 0.0,
+    ) -> None:
+        if self.horizon is not None and when >= self.horizon - timedelta(seconds=5):
+            return  # nothing after the last day, skew correction included
+        rng = self.rng
+        latency = rng.uniform(0.05, 3.0)
+        device_time = when + timedelta(seconds=skew_seconds)
+        sent = device_time + timedelta(seconds=rng.uniform(0.0, 2.0))
+        received = when + timedelta(seconds=latency)
+        msg: dict = {"type": kind, "messageId": self.new_id()}
+        if event is not None:
+            msg["event"] = event
+        if name is not None:
+            msg["name"] = name
+        if user_id is not None:
+            msg["userId"] = user_id
+        if anonymous_id is not None:
+            msg["anonymousId"] = anonymous_id
+        msg["timestamp"] = device_time.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        msg["sentAt"] = sent.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        msg["receivedAt"] = received.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        if properties:
+            msg["properties"] = properties
+        if traits:
+            msg["traits"] = traits
+        if context:
+            msg["context"] = context
+        if namespace:
+            msg["namespace"] = namespace
+        if extra:
+            msg.update(extra)
+        self.rows.append((received.timestamp(), orjson.dumps(msg)))
+
+
+@dataclass
+class _Device:
+    anonymous_id: str
+    kind: str
+    os: str
+    browser: str
+
+
+def _context(device: _Device | None, path: str | None, referrer: str, campaign) -> dict:
+    ctx: dict = {}
+    if device is not None:
+        ctx["device"] = {"type": device.kind}
+        ctx["os"] = {"name": device.os}
+        ctx["browser"] = {"name": device.browser}
+        ctx["library"] = {"name": "analytics.js", "version": "4.1.0"}
+    if path is not None:
+        ctx["page"] = {"path": path, "referrer": referrer, "url": f"https://app.example.com{path}"}
+    if campaign is not None:
+        ctx["campaign"] = {"source": campaign[0], "medium": campaign[1], "name": campaign[2]}
+    return ctx
+
+
+class _Simulation:
+    def __init__(self, options: GenerateOptions) -> None:
+        self.o = options
+        self.rng = random.Random(options.seed)
+        self.stream = _Stream(self.rng, options)
+        end = options.end_date or (datetime.now(UTC).date() - timedelta(days=1))
+        self.end = end
+        self.start = end - timedelta(days=options.days - 1)
+        self.start_dt = datetime(self.start.year, self.start.month, self.start.day, tzinfo=UTC)
+        self.stream.horizon = self.start_dt + timedelta(days=options.days)
+        self.shared_device: _Device | None = None
+        self.bad_lines = 0
+        self.redeliveries = 0
+
+    # --- helpers -------------------------------------------------------------------------
+    def device(self) -> _Device:
+        kind, os_name, browser = self.rng.choice(DEVICES)
+        return _Device(self.stream.new_id()[:24], kind, os_name, browser)
+
+    def day_start(self, day_index: int) -> datetime:
+        return self.start_dt + timedelta(days=day_index)
+
+    def is_active_day(self, day_index: int, rate: float) -> bool:
+        weekday = (self.start + timedelta(days=day_index)).weekday()
+        factor = 0.6 if weekday >= 5 else 1.0  # weekly seasonality: quieter weekends
+        return self.rng.random() < rate * factor
+
+    def session_start(self, day_index: int) -> datetime:
+        # Business hours, mostly: a bell around 14:00 UTC.
+        hour = min(23.9, max(0.0, self.rng.gauss(14, 3.5)))
+        return self.day_start(day_index) + timedelta(hours=hour)
+
+    # --- the story ------------------------------------------------------------------------
+    def run(self) -> None:
+        for person in range(self.o.users):
+            self.person(person)
+        self.bad_input()
+
+    def person(self, index: int) -> None:
+        rng = self.rng
+        o = self.o
+        first_day = rng.randrange(o.days)
+        device = self.device()
+        if index == 1 and self.shared_device is not None:
+            device = self.shared_device  # a shared family laptop: person 0 then person 1
+        referrer, campaign = rng.choice(REFERRERS)
+        t = self.session_start(first_day)
+        # First visit: anonymous browsing.
+        for _ in range(rng.randint(1, 5)):
+            path = rng.choice(PAGES)
+            self.page(t, None, device, path, referrer, campaign)
+            t += timedelta(seconds=rng.uniform(5, 240))
+        if rng.random() > 0.45:  # did not sign up: maybe a few more anonymous visits
+            for day in range(first_day + 1, o.days):
+                if self.is_active_day(day, 0.03):
+                    self.page(self.session_start(day), None, device, rng.choice(PAGES), "", None)
+            return
+        user_id = f"user_{index:07d}"
+        legacy_id = f"legacy_{index:07d}" if index % 97 == 5 else None
+        plan = "free"
+        company = rng.choice(COMPANIES)
+        if legacy_id is not None:
+            # Activity under the old id system, before the migration merged it by an alias.
+            self.track(t, legacy_id, device, "logged_in", {"method": "password"})
+            t += timedelta(seconds=30)
+        self.page(t, None, device, "/signup", referrer, campaign)
+        t += timedelta(seconds=rng.uniform(20, 120))
+        traits = {
+            "email": f"{user_id}@{company.lower()}.example.com",
+            "plan": plan,
+            "company": company,
+            "created_at": t.isoformat(timespec="seconds"),
+        }
+        self.stream.emit(
+            t, "identify", user_id=user_id, anonymous_id=device.anonymous_id, traits=traits,
+            context=_context(device, "/signup", referrer, campaign),
+        )
+        self.track(t + timedelta(seconds=1), user_id, device, "signed_up", {"plan": plan})
+        if legacy_id is not None:
+            self.stream.emit(
+                t + timedelta(seconds=2), "alias", user_id=user_id,
+                extra={"previousId": legacy_id},
+            )
+        if index == 0:
+            self.shared_device = device
+        group_id = f"org_{company.lower()}"
+        self.stream.emit(
+            t + timedelta(seconds=5), "group", user_id=user_id, anonymous_id=device.anonymous_id,
+            extra={"groupId": group_id}, traits={"name": company, "industry": "software"},
+        )
+        activated = rng.random() < 0.6
+        if activated:
+            t_act = t + timedelta(minutes=rng.uniform(2, 600))
+            self.track(t_act, user_id, device, "project_created", {"template": rng.choice(
+                ["blank", "web_analytics", "saas_metrics"])})
+        bought_at: datetime | None = None
+        if activated and rng.random() < 0.45:
+            bought_at = t + timedelta(hours=rng.uniform(1, 24 * 10))
+            plan, price = rng.choice(PLANS[1:])
+            self.order(bought_at, user_id, plan, price)
+        # Life after signup: return visits until churn.
+        lifetime = int(rng.expovariate(1 / 35)) + 1
+        second_device = self.device() if rng.random() < 0.2 else None
+        last_day = min(o.days - 1, first_day + lifetime)
+        experiment, variants = rng.choice(EXPERIMENTS)
+        variant = rng.choice(variants)
+        engagement = rng.uniform(0.15, 0.7)
+        for day in range(first_day + 1, last_day + 1):
+            if not self.is_active_day(day, engagement):
+                continue
+            dev = second_device if second_device and rng.random() < 0.3 else device
+            self.app_session(day, user_id, dev, plan, experiment, variant)
+            if bought_at is not None and rng.random() < 0.04:
+                when = self.session_start(day)
+                plan, price = rng.choice(PLANS[1:])
+                self.order(when, user_id, plan, price)
+            if plan != "enterprise" and rng.random() < 0.01:
+                when = self.session_start(day)
+                new_plan = PLANS[min(len(PLANS) - 1, [p for p, _ in PLANS].index(plan) + 1)][0]
+                self.track(when, user_id, dev, "plan_upgraded", {"from": plan, "to": new_plan})
+                self.stream.emit(when, "identify", user_id=user_id, traits={"plan": new_plan})
+                plan = new_plan
+
+    def page(self, t, user_id, device: _Device, path, referrer, campaign) -> None:
+        self.stream.emit(
+            t, "page", user_id=user_id, anonymous_id=device.anonymous_id,
+            name=path.strip("/").split("/")[-1].title() or "Home",
+            properties={"path": path, "referrer": referrer, "title": f"paw sample {path}"},
+            context=_context(device, path, referrer, campaign),
+        )
+
+    def track(self, t, user_id, device: _Device | None, event, properties) -> None:
+        self.stream.emit(
+            t, "track", user_id=user_id, anonymous_id=device.anonymous_id if device else None,
+            event=event, properties=properties, context=_context(device, None, "", None),
+        )
+
+    def order(self, t, user_id, plan, price) -> None:
+        # Server-side: a user id only, no device, no anonymous id.
+        seats = self.rng.randint(1, 10)
+        self.stream.emit(
+            t, "track", user_id=user_id, event="order_completed",
+            properties={"order_id": self.stream.new_id()[:12], "plan": plan,
+                        "revenue": round(price * seats, 2), "currency": "USD", "seats": seats},
+            context={"library": {"name": "analytics-python", "version": "2.3.0"}},
+        )
+        self.stream.emit(
+            t + timedelta(seconds=1), "track", user_id=user_id, event="invoice_paid",
+            namespace="billing",
+            properties={"amount": round(price * seats, 2), "currency": "USD"},
+        )
+
+    def app_session(self, day, user_id, device: _Device, plan, experiment, variant) -> None:
+        rng = self.rng
+        t = self.session_start(day)
+        self.track(t, user_id, device, "logged_in", {"method": rng.choice(["password", "sso"])})
+        if rng.random() < 0.3:
+            self.track(t, user_id, device, "experiment_viewed",
+                       {"experiment": experiment, "variant": variant})
+        for _ in range(rng.randint(1, 8)):
+            t += timedelta(seconds=rng.uniform(10, 600))
+            if rng.random() < 0.5:
+                self.page(t, user_id, device, rng.choice(APP_PAGES), "", None)
+            else:
+                self.track(t, user_id, device, "feature_used", {"feature": rng.choice(FEATURES)})
+        if rng.random() < 0.05:
+            self.track(t, user_id, device, "nps_submitted", {"score": rng.randint(0, 10)})
+        if rng.random() < 0.5:
+            self.stream.emit(
+                t, "track", user_id=user_id, event="usage_recorded", namespace="billing",
+                properties={"metric": "events_ingested", "quantity": rng.randint(100, 100000)},
+            )
+        if rng.random() < 0.2:
+            self.stream.emit(
+                t, "track", user_id=user_id, event="api_request", namespace="infra",
+                properties={"endpoint": rng.choice(["/v1/query", "/v1/ingest"]),
+                            "status": rng.choice([200, 200, 200, 429, 500]),
+                            "latency_ms": rng.randint(5, 900)},
+            )
+        # Skewed device clock on a share of sessions: the device is 2 hours fast, and the
+        # sentAt/receivedAt pair tells how much.
+        if rng.random() < 0.01:
+            self.stream.emit(
+                t, "track", user_id=user_id, anonymous_id=device.anonymous_id,
+                event="feature_used", properties={"feature": "dashboards"},
+                skew_seconds=7200,
+            )
+
+    def bad_input(self) -> None:
+        rng = self.rng
+        rows = self.stream.rows
+        n_bad = int(len(rows) * self.o.bad_rate)
+        self.bad_lines = n_bad
+        makers = [
+            lambda r: r[: len(r) // 2],  # truncated line: invalid_json
+            lambda r: b'"just a string"',
+            lambda r: r.replace(b'"userId":"', b'"userId":"null","x":"', 1)
+            .replace(b'"anonymousId":"', b'"anonymous":"', 1),  # placeholder ids only
+            lambda r: r.replace(b'"properties":{', b'"properties":"oops","p":{', 1),
+            lambda r: r.replace(b'"type":"', b'"type":"x', 1),
+        ]
+        for _ in range(n_bad):
+            received, line = rows[rng.randrange(len(rows))]
+            rows.append((received, rng.choice(makers)(line)))
+        n_redeliver = int(len(rows) * self.o.redelivery_rate)
+        self.redeliveries = n_redeliver
+        for _ in range(n_redeliver):
+            received, line = rows[rng.randrange(len(rows))]
+            rows.append((received + rng.uniform(60, 86400), line))  # delivered again, later
+
+
+def generate(storage: Storage, options: GenerateOptions) -> GenerateReport:
+    """Simulate, then write the events to `storage` as NDJSON (some gzip) files by day, plus
+    one Segment batch envelope file."""
+    sim = _Simulation(options)
+    sim.run()
+    rng = random.Random(options.seed + 1)
+    by_file: dict[str, list[bytes]] = {}
+    for received, line in sim.stream.rows:
+        day = datetime.fromtimestamp(received, UTC).date()
+        part = rng.randrange(options.files_per_day)
+        by_file.setdefault(f"{day:%Y/%m/%d}/events-{day:%Y%m%d}-{part:02d}", []).append(line)
+    # The first events of the last file travel instead in a batch envelope, as a server-side
+    # library sends them: the envelope's sentAt and context apply to every member.
+    last = sorted(by_file)[-options.files_per_day]
+    batch_lines, by_file[last] = by_file[last][:20], by_file[last][20:]
+    batch = []
+    for line in batch_lines:
+        try:
+            member = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            by_file[last].append(line)
+            continue
+        if isinstance(member, dict):
+            member.pop("sentAt", None)
+            member.pop("context", None)
+            batch.append(member)
+        else:
+            by_file[last].append(line)
+    files = 0
+    with tempfile.TemporaryDirectory(prefix="paw-generate-") as tmp:
+        path = Path(tmp) / "file"
+        for stem in sorted(by_file):
+            lines = by_file[stem]
+            if not lines:
+                continue
+            rng.shuffle(lines)  # events inside a file are out of time order
+            data = b"\n".join(lines) + b"\n"
+            if rng.random() < options.gzip_share:
+                key, data = f"{stem}.ndjson.gz", gzip.compress(data, compresslevel=1)
+            else:
+                key = f"{stem}.ndjson"
+            path.write_bytes(data)
+            storage.write_atomic(key, path)
+            files += 1
+        if batch:
+            envelope = {
+                "batch": batch,
+                "sentAt": batch[-1].get("receivedAt"),
+                "context": {"library": {"name": "analytics-node", "version": "1.0.0"}},
+            }
+            path.write_bytes(orjson.dumps(envelope, option=orjson.OPT_INDENT_2))
+            storage.write_atomic(f"{last.rsplit('/', 1)[0]}/segment-batch.json", path)
+            files += 1
+    report = GenerateReport(
+        files=files,
+        events=len(sim.stream.rows),
+        bad_lines=sim.bad_lines,
+        redeliveries=sim.redeliveries,
+        start=sim.start,
+        end=sim.end,
+    )
+    log.info(
+        "generated %d lines in %d files (%s to %s): %d bad on purpose, %d redelivered",
+        report.events, files, sim.start, sim.end, report.bad_lines, report.redeliveries,
+    )
+    return report

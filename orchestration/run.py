@@ -1,0 +1,90 @@
+"""`paw run`: the pipeline job, executed in-process: the same code path as the schedule."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from paw.settings import Settings
+
+
+@dataclass
+class PipelineResult:
+    success: bool
+    run_id: str
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    materialized: int = 0
+    checks_passed: int = 0
+    checks_total: int = 0
+    warehouse_path: str = ""
+
+    def failure_line(self) -> str:
+        return "; ".join(self.failures) or "the pipeline failed"
+
+    def summary(self) -> str:
+        lines = [
+            f"pipeline run {self.run_id}: {'succeeded' if self.success else 'FAILED'}; "
+            f"{self.materialized} assets materialized, "
+            f"{self.checks_passed}/{self.checks_total} checks passed",
+        ]
+        lines += [f"  warning: {w}" for w in self.warnings]
+        lines += [f"  failure: {f}" for f in self.failures]
+        if self.success:
+            lines.append(f"  warehouse: {self.warehouse_path}")
+        return "\n".join(lines)
+
+
+def _instance() -> dg.DagsterInstance:
+    """The persistent instance when DAGSTER_HOME is set (runs then show in the UI)."""
+    if os.environ.get("DAGSTER_HOME"):
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
+def run_pipeline(
+    settings: Settings,
+    *,
+    run_config: dict | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> PipelineResult:
+    from orchestration.definitions import build_definitions
+    from orchestration.schedules import PIPELINE_JOB
+
+    # The resources read the environment: make sure they see these settings.
+    os.environ.update(settings.dbt_env())
+    job = build_definitions().resolve_job_def(PIPELINE_JOB)
+    result = job.execute_in_process(
+        run_config=run_config, instance=instance or _instance(), raise_on_error=False
+    )
+    return summarize(result, settings)
+
+
+def summarize(result: dg.ExecuteInProcessResult, settings: Settings) -> PipelineResult:
+    out = PipelineResult(
+        success=result.success, run_id=result.run_id, warehouse_path=settings.warehouse_path
+    )
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            out.materialized += 1
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            out.checks_total += 1
+            name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+            if evaluation.passed:
+                out.checks_passed += 1
+            elif evaluation.severity == dg.AssetCheckSeverity.WARN:
+                out.warnings.append(f"check {name} warns: {evaluation.description or ''}".strip())
+            else:
+                out.failures.append(f"check {name} failed: {evaluation.description or ''}".strip())
+        elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            error = event.event_specific_data.error
+            while error is not None and error.cause is not None:
+                error = error.cause  # the user's exception, not Dagster's wrapper
+            message = error.message.strip().splitlines()[0] if error else "unknown error"
+            out.failures.append(f"step {event.step_key} failed: {message}")
+    if not out.success and not out.failures:
+        out.failures.append("the run failed; see the Dagster UI for the run's logs")
+    return out

@@ -1,0 +1,215 @@
+"""Publishing the warehouse, and the checks on it that go beyond dbt's tests."""
+
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from orchestration.resources import PawSettings
+from orchestration.warehouse.files import build_path, publish_build
+
+STG_EVENTS = dg.AssetKey(["staging", "stg_events"])
+MART_KEYS = [
+    dg.AssetKey(["marts", name])
+    for name in (
+        "fct_events",
+        "fct_sessions",
+        "dim_persons",
+        "fct_funnel_progress",
+        "agg_funnel_steps",
+        "agg_retention",
+        "fct_rfm",
+        "agg_daily_engagement",
+        "agg_lifecycle",
+        "agg_daily_event_counts",
+    )
+]
+PUBLISHED = dg.AssetKey(["warehouse", "published"])
+
+
+def _connect(path: Path | str) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path), read_only=True)
+    con.execute("set TimeZone = 'UTC'")
+    return con
+
+
+@dg.asset(
+    key=PUBLISHED,
+    deps=MART_KEYS,
+    group_name="warehouse",
+    kinds={"duckdb"},
+    description=(
+        "The warehouse analysts query (PAW_WAREHOUSE). Published by an atomic rename of this "
+        "run's build once every model and blocking check passed; open readers are unaffected."
+    ),
+    op_tags={"paw/writer": "warehouse"},
+)
+def published_warehouse(context: dg.AssetExecutionContext, paw: PawSettings):
+    settings = paw.get()
+    con = _connect(build_path(settings.warehouse_path, context.run.run_id))
+    try:
+        tables = con.execute(
+            "select schema_name || '.' || table_name, estimated_size "
+            "from duckdb_tables() where schema_name = 'marts' order by 1"
+        ).fetchall()
+    finally:
+        con.close()
+    path = publish_build(settings.warehouse_path, context.run.run_id)
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(path)),
+            "size_mb": round(path.stat().st_size / 1e6, 1),
+            "mart_rows": {name: int(rows) for name, rows in tables},
+        }
+    )
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(
+            "no_duplicate_event_ids",
+            asset=STG_EVENTS,
+            blocking=True,
+            description="Every event_id appears once in staging.stg_events.",
+        ),
+        dg.AssetCheckSpec(
+            "volume_anomaly",
+            asset=STG_EVENTS,
+            description=(
+                "Warns when stg_events shrinks against the published warehouse, or when the "
+                "latest day's events fall by more than half against the trailing week."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            "schema_drift",
+            asset=STG_EVENTS,
+            description="Reports event names and property keys seen for the first time.",
+        ),
+    ],
+    name="stg_events_checks",
+)
+def stg_events_checks(context: dg.AssetCheckExecutionContext, paw: PawSettings):
+    settings = paw.get()
+    build = build_path(settings.warehouse_path, context.run.run_id)
+    current = _connect(build if build.exists() else settings.warehouse_path)
+    previous_path = Path(settings.warehouse_path)
+    previous = _connect(previous_path) if build.exists() and previous_path.exists() else None
+    try:
+        yield _duplicates(current)
+        yield _volume(current, previous)
+        yield _drift(current, previous)
+    finally:
+        current.close()
+        if previous is not None:
+            previous.close()
+
+
+def _duplicates(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
+    total, distinct = con.execute(
+        "select count(*), count(distinct event_id) from staging.stg_events"
+    ).fetchone()
+    return dg.AssetCheckResult(
+        check_name="no_duplicate_event_ids",
+        asset_key=STG_EVENTS,
+        passed=total == distinct,
+        metadata={"rows": total, "distinct_event_ids": distinct, "duplicates": total - distinct},
+    )
+
+
+def _volume(
+    con: duckdb.DuckDBPyConnection, previous: duckdb.DuckDBPyConnection | None
+) -> dg.AssetCheckResult:
+    rows = con.execute("select count(*) from staging.stg_events").fetchone()[0]
+    previous_rows = (
+        previous.execute("select count(*) from staging.stg_events").fetchone()[0]
+        if previous is not None and _has_table(previous, "staging", "stg_events")
+        else None
+    )
+    daily = con.execute(
+        """
+        with days as (
+            select event_date, count(*) as events from staging.stg_events group by event_date
+        ),
+        latest as (select max(event_date) as d from days)
+        select
+            (select events from days, latest where event_date = latest.d) as latest_events,
+            (select avg(events) from days, latest
+                where event_date between latest.d - 7 and latest.d - 1) as trailing_avg,
+            (select d from latest) as latest_day
+        """
+    ).fetchone()
+    latest_events, trailing_avg, latest_day = daily
+    problems = []
+    if previous_rows is not None and rows < previous_rows:
+        problems.append(f"stg_events shrank from {previous_rows:,} to {rows:,} rows")
+    if latest_events is not None and trailing_avg and latest_events < trailing_avg / 2:
+        problems.append(
+            f"{latest_day}: {latest_events:,} events, under half the trailing week's "
+            f"average of {trailing_avg:,.0f}"
+        )
+    return dg.AssetCheckResult(
+        check_name="volume_anomaly",
+        asset_key=STG_EVENTS,
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(problems) or "volume as expected",
+        metadata={
+            "rows": rows,
+            "previous_rows": previous_rows,
+            "latest_day": str(latest_day),
+            "latest_day_events": latest_events,
+            "trailing_week_daily_average": float(trailing_avg or 0),
+        },
+    )
+
+
+def _names_and_keys(con: duckdb.DuckDBPyConnection) -> tuple[set[str], set[str]]:
+    names = {r[0] for r in con.execute("select distinct event_name from staging.stg_events").fetchall()}
+    keys = {
+        r[0]
+        for r in con.execute(
+            """
+            select distinct event_name || '.' || key
+            from (
+                select event_name, unnest(json_keys(properties)) as key
+                from staging.stg_events
+                where properties is not null
+            )
+            """
+        ).fetchall()
+    }
+    return names, keys
+
+
+def _drift(
+    con: duckdb.DuckDBPyConnection, previous: duckdb.DuckDBPyConnection | None
+) -> dg.AssetCheckResult:
+    names, keys = _names_and_keys(con)
+    if previous is None or not _has_table(previous, "staging", "stg_events"):
+        return dg.AssetCheckResult(
+            check_name="schema_drift",
+            asset_key=STG_EVENTS,
+            passed=True,
+            description=f"baseline: {len(names)} event names, {len(keys)} property keys",
+            metadata={"event_names": sorted(names)[:200]},
+        )
+    old_names, old_keys = _names_and_keys(previous)
+    new_names, new_keys = sorted(names - old_names), sorted(keys - old_keys)
+    return dg.AssetCheckResult(
+        check_name="schema_drift",
+        asset_key=STG_EVENTS,
+        passed=not (new_names or new_keys),
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(new_names)} new event names, {len(new_keys)} new property keys",
+        metadata={"new_event_names": new_names[:200], "new_property_keys": new_keys[:200]},
+    )
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )

@@ -1,0 +1,130 @@
+"""`paw`: thin commands over ingestion and orchestration."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import date
+
+from paw.settings import Settings
+
+log = logging.getLogger("paw")
+
+
+class CommandError(Exception):
+    """A failure reported as one line, with a non-zero exit."""
+
+
+def _cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
+    from ingestion.sample_data import GenerateOptions, generate
+    from ingestion.storage import open_storage
+
+    options = GenerateOptions(
+        users=args.users,
+        days=args.days,
+        seed=args.seed,
+        end_date=args.end_date,
+        bad_rate=args.bad_rate,
+    )
+    report = generate(open_storage(settings.landing_url, settings.s3), options)
+    print(
+        f"generated {report.events:,} lines in {report.files} files for {args.users:,} users, "
+        f"{report.start} to {report.end} ({report.bad_lines:,} bad on purpose, "
+        f"{report.redeliveries:,} redelivered) into {settings.landing_url}"
+    )
+
+
+def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> None:
+    from ingestion.land import land_events
+
+    report = land_events(settings)
+    print(report.summary())
+    if not report.reconciles:
+        raise CommandError("ingestion does not reconcile: see the per-file log above")
+
+
+def _cmd_run(args: argparse.Namespace, settings: Settings) -> None:
+    from orchestration.run import run_pipeline
+
+    result = run_pipeline(settings)
+    print(result.summary())
+    if not result.success:
+        raise CommandError(result.failure_line())
+
+
+def _cmd_sql(args: argparse.Namespace, settings: Settings) -> None:
+    from paw.query import run_query
+
+    print(run_query(settings.warehouse_path, args.query, max_rows=args.max_rows))
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paw",
+        description="paw, the product analytics warehouse. Configured by PAW_LANDING_URL, "
+        "PAW_LAKE_URL, PAW_WAREHOUSE and the AWS variables (a .env file is read).",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write realistic sample events to the landing zone")
+    gen.add_argument("--users", type=int, default=2000, help="simulated people (default 2000)")
+    gen.add_argument("--days", type=int, default=60, help="days of history (default 60)")
+    gen.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    gen.add_argument(
+        "--end-date", type=_date, default=None, help="last day of data (default: yesterday, UTC)"
+    )
+    gen.add_argument(
+        "--bad-rate", type=float, default=0.005, help="share of bad lines (default 0.005)"
+    )
+    gen.set_defaults(func=_cmd_generate)
+
+    ing = sub.add_parser("ingest", help="land new landing files in the lake as Parquet")
+    ing.set_defaults(func=_cmd_ingest)
+
+    run = sub.add_parser(
+        "run", help="the whole pipeline (ingestion, dbt build, checks) as the nightly job runs it"
+    )
+    run.set_defaults(func=_cmd_run)
+
+    sql = sub.add_parser("sql", help="query the warehouse (read-only) and print a table")
+    sql.add_argument("query", help='SQL, e.g. "select * from marts.fct_sessions limit 5"')
+    sql.add_argument("--max-rows", type=int, default=40, help="rows to print (default 40)")
+    sql.set_defaults(func=_cmd_sql)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        settings = Settings.from_env()
+        args.func(args, settings)
+    except CommandError as exc:
+        print(f"paw {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"paw {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one line for the user; the traceback with --verbose
+        log.debug("failure", exc_info=True)
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"paw {args.command}: {type(exc).__name__}: {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Shared fixtures: a paw environment in a temp folder, and helpers to write landing files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from paw.settings import Settings
+
+
+@dataclass
+class PawEnv:
+    root: Path
+    settings: Settings
+
+    @property
+    def landing(self) -> Path:
+        return Path(self.settings.landing_url)
+
+    @property
+    def lake(self) -> Path:
+        return Path(self.settings.lake_url)
+
+    def write_lines(self, name: str, lines: Iterable[str | bytes | dict]) -> Path:
+        """A landing file with one line per item (dicts are serialised), gzip for .gz names."""
+        parts = []
+        for line in lines:
+            if isinstance(line, dict):
+                line = json.dumps(line)
+            parts.append(line if isinstance(line, bytes) else line.encode())
+        data = b"\n".join(parts) + b"\n"
+        path = self.landing / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+        return path
+
+    def lake_events(self, where: str = "true") -> list[dict]:
+        return query_lake(self.lake, f"select * from events where {where} order by event_id")
+
+    def quarantine(self) -> list[dict]:
+        return query_lake(self.lake, "select * from quarantine order by source_file, line_number")
+
+
+def query_lake(lake: Path, sql: str) -> list[dict]:
+    """Read the lake as its readers do: only files of committed runs."""
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    runs = "(select run_id from read_parquet('{}/_manifest/*.parquet'))".format(lake)
+    pattern = r"part-([0-9]{8}T[0-9]{6}Z-[0-9a-f]{8})\.parquet"
+    for name in ("events", "quarantine"):
+        files = list((lake / name).glob("*/*.parquet"))
+        if files:
+            con.execute(
+                f"create view {name} as select * from read_parquet('{lake}/{name}/*/*.parquet', "
+                f"hive_partitioning = true, filename = true) "
+                f"where regexp_extract(filename, '{pattern}', 1) in {runs}"
+            )
+        else:
+            con.execute(f"create view {name} as select null as event_id where false")
+    rel = con.sql(sql)
+    return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
+
+
+@pytest.fixture
+def paw_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PawEnv:
+    env = {
+        "PAW_LANDING_URL": str(tmp_path / "landing"),
+        "PAW_LAKE_URL": str(tmp_path / "lake"),
+        "PAW_WAREHOUSE": str(tmp_path / "warehouse" / "paw.duckdb"),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    (tmp_path / "landing").mkdir()
+    return PawEnv(tmp_path, Settings.from_env(env))
+
+
+def event(**fields) -> dict:
+    """A valid track event, overridden by `fields` (None removes a field)."""
+    base = {
+        "type": "track",
+        "event": "clicked",
+        "messageId": "m1",
+        "userId": "u1",
+        "timestamp": "2024-03-01T10:00:00Z",
+        "properties": {"x": 1},
+    }
+    base.update(fields)
+    return {k: v for k, v in base.items() if v is not None}
