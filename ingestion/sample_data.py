@@ -410,9 +410,14 @@ def generate(storage: Storage, options: GenerateOptions) -> GenerateReport:
             storage.write_atomic(key, path)
             files += 1
         if batch:
+            # The server receives the batch at once, just after the client sent it.
+            arrived = max(datetime.fromisoformat(m["receivedAt"]) for m in batch)
+            sent = arrived - timedelta(milliseconds=400)
+            for member in batch:
+                member["receivedAt"] = arrived.isoformat(timespec="milliseconds")
             envelope = {
                 "batch": batch,
-                "sentAt": batch[-1].get("receivedAt"),
+                "sentAt": sent.isoformat(timespec="milliseconds"),
                 "context": {"library": {"name": "analytics-node", "version": "1.0.0"}},
             }
             path.write_bytes(orjson.dumps(envelope, option=orjson.OPT_INDENT_2))

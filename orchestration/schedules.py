@@ -24,7 +24,7 @@ WRITER_TAG = {"paw/writer": "true"}
 def pipeline_job() :
     return dg.define_asset_job(
         PIPELINE_JOB,
-        selection=dg.AssetSelection.all(include_sources=False),
+        selection=dg.AssetSelection.all(),
         description="Ingestion, the full dbt build with its tests, the extra checks, publish.",
         tags=WRITER_TAG,
     )

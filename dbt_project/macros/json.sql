@@ -25,13 +25,13 @@
     json_extract({{ json_column }}, '$."' || replace({{ key_column }}, '"', '\\"') || '"')
 {%- endmacro %}
 
-{#- Aggregate key/value rows into one JSON object. -#}
+{#- Aggregate key/value rows into one JSON object, keys in order (a rebuild gives the same text). -#}
 {% macro paw_json_object_agg(key_column, value_column) -%}
     {{ return(adapter.dispatch('paw_json_object_agg', 'paw')(key_column, value_column)) }}
 {%- endmacro %}
 
 {% macro default__paw_json_object_agg(key_column, value_column) -%}
-    json_group_object({{ key_column }}, {{ value_column }})::varchar
+    '{' || string_agg(to_json({{ key_column }})::varchar || ':' || {{ value_column }}::varchar, ',' order by {{ key_column }}) || '}'
 {%- endmacro %}
 
 {#- A sorted array of the distinct non-null values. -#}

@@ -1,0 +1,71 @@
+"""The `paw` command as a user runs it: a real subprocess, real files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PAW = str(Path(sys.executable).parent / "paw")
+
+
+def paw(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [PAW, *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "PAW_LANDING_URL": str(tmp_path / "landing"),
+        "PAW_LAKE_URL": str(tmp_path / "lake"),
+        "PAW_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+    }
+
+
+@pytest.mark.parametrize("command", ["generate", "ingest", "run", "sql"])
+def test_every_command_has_help(command, env):
+    result = paw(command, "--help", env=env)
+    assert result.returncode == 0
+    assert "usage: paw " + command in result.stdout
+
+
+def test_generate_then_ingest_prints_a_reconciled_summary(env):
+    generated = paw("generate", "--users", "40", "--days", "5", "--end-date", "2024-02-01", env=env)
+    assert generated.returncode == 0, generated.stderr
+    assert "generated" in generated.stdout
+    ingested = paw("ingest", env=env)
+    assert ingested.returncode == 0, ingested.stderr
+    assert "= landed" in ingested.stdout and "DOES NOT RECONCILE" not in ingested.stdout
+    again = paw("ingest", env=env)
+    assert "0 new file(s)" in again.stdout
+
+
+def test_sql_prints_a_table_and_fails_in_one_line(env, tmp_path):
+    import duckdb
+
+    con = duckdb.connect(env["PAW_WAREHOUSE"])
+    con.execute("create schema marts; create table marts.t as select 1 as answer")
+    con.close()
+    ok = paw("sql", "select answer from marts.t", env=env)
+    assert ok.returncode == 0 and "answer" in ok.stdout and "1" in ok.stdout
+    bad = paw("sql", "select * from nowhere", env=env)
+    assert bad.returncode == 1
+    assert len(bad.stderr.strip().splitlines()) == 1
+    assert bad.stderr.startswith("paw sql: ") and "nowhere" in bad.stderr
+
+
+def test_sql_without_a_warehouse_says_what_to_do(env):
+    result = paw("sql", "select 1", env=env)
+    assert result.returncode == 1
+    assert "make run" in result.stderr
+
+
+def test_a_bad_argument_is_refused(env):
+    result = paw("generate", "--end-date", "yesterday", env=env)
+    assert result.returncode == 2
+    assert "not a date" in result.stderr

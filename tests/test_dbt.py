@@ -1,0 +1,205 @@
+"""The real dbt project over a lake made by `paw generate` + `paw ingest`: every model, every
+data test and unit test, plus properties of the marts checked from outside dbt."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.land import land_events
+from ingestion.sample_data import GenerateOptions, generate
+from ingestion.storage import LocalStorage
+from paw.settings import Settings
+from tests.conftest import event
+from tests.dbt_helpers import DBT_PROJECT, run_dbt
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Settings, Path]:
+    root = tmp_path_factory.mktemp("dbt")
+    env = {
+        "PAW_LANDING_URL": str(root / "landing"),
+        "PAW_LAKE_URL": str(root / "lake"),
+        "PAW_WAREHOUSE": str(root / "warehouse.duckdb"),
+    }
+    settings = Settings.from_env(env)
+    generate(LocalStorage(root / "landing"), GenerateOptions(users=400, days=45, end_date=date(2024, 6, 30)))
+    land_events(settings)
+    result = run_dbt(["build"], env=env)
+    assert result.success, result.output
+    assert "ERROR=0" in result.output and "unit_test" not in result.output.split("Done.")[-1].lower()
+    return settings, root
+
+
+def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(settings.warehouse_path, read_only=True)
+
+
+def test_schemas_are_exactly_staging_intermediate_and_marts(built):
+    settings, _ = built
+    con = connect(settings)
+    schemas = {r[0] for r in con.execute("select distinct schema_name from duckdb_tables()").fetchall()}
+    assert schemas == {"staging", "intermediate", "marts"}
+
+
+def test_every_staged_activity_event_is_in_fct_events_once(built):
+    settings, _ = built
+    con = connect(settings)
+    staged = con.execute("select count(*) from staging.stg_events where is_activity").fetchone()[0]
+    facts, distinct = con.execute("select count(*), count(distinct event_id) from marts.fct_events").fetchone()
+    assert staged == facts == distinct
+
+
+def test_sessions_respect_the_timeout_from_outside_dbt(built):
+    settings, _ = built
+    con = connect(settings)
+    # Recompute sessions in Python from fct_events and compare counts per person.
+    rows = con.execute(
+        "select person_id, event_timestamp from marts.fct_events order by person_id, event_timestamp, event_id"
+    ).fetchall()
+    expected: dict[str, int] = {}
+    last: dict[str, object] = {}
+    for person, ts in rows:
+        if person not in last or (ts - last[person]).total_seconds() > 30 * 60:
+            expected[person] = expected.get(person, 0) + 1
+        last[person] = ts
+    actual = dict(con.execute("select person_id, count(*) from marts.fct_sessions group by 1").fetchall())
+    assert actual == expected
+    assert con.execute("select count(*) from marts.fct_sessions where is_bounce <> (event_count = 1)").fetchone()[0] == 0
+
+
+def test_identity_stitching_on_the_sample_story(built):
+    settings, _ = built
+    con = connect(settings)
+    # Legacy user ids are merged into their new user id by an alias call.
+    merged = con.execute(
+        "select person_id, user_ids from marts.dim_persons where len(user_ids) > 1"
+    ).fetchall()
+    assert merged, "the sample data has legacy ids merged by alias"
+    for person_id, user_ids in merged:
+        assert person_id in user_ids
+        assert any(u.startswith("legacy_") for u in user_ids)
+    # Orders are sent server-side with a user id only; they still belong to identified persons.
+    anonymous_orders = con.execute(
+        "select count(*) from marts.fct_events e join marts.dim_persons p using (person_id) "
+        "where e.event_name = 'order_completed' and not p.is_identified"
+    ).fetchone()[0]
+    assert anonymous_orders == 0
+    # Pre-signup browsing is credited to the person who signed up.
+    pre_signup = con.execute(
+        "select count(*) from marts.fct_events where user_id is null and person_id like 'user_%'"
+    ).fetchone()[0]
+    assert pre_signup > 0
+
+
+def test_funnel_steps_are_monotonic_and_consistent_with_progress(built):
+    settings, _ = built
+    con = connect(settings)
+    steps = con.execute(
+        "select funnel_name, step_number, users from marts.agg_funnel_steps order by 1, 2"
+    ).fetchall()
+    by_funnel: dict[str, list[int]] = {}
+    for name, _, users in steps:
+        by_funnel.setdefault(name, []).append(users)
+    assert set(by_funnel) == {"signup_to_purchase", "pricing_to_signup"}
+    for users in by_funnel.values():
+        assert users == sorted(users, reverse=True)
+        assert users[0] > 0
+    for name, step, users in steps:
+        reached = con.execute(
+            "select count(*) from marts.fct_funnel_progress where funnel_name = ? and max_step >= ?",
+            [name, step],
+        ).fetchone()[0]
+        assert reached == users
+
+
+def test_retention_day_zero_is_everyone_and_grains_agree_on_cohort_sizes(built):
+    settings, _ = built
+    con = connect(settings)
+    totals = dict(
+        con.execute(
+            "select cohort_grain, sum(cohort_size) from marts.agg_retention "
+            "where period_number = 0 group by 1"
+        ).fetchall()
+    )
+    persons = con.execute("select count(distinct person_id) from marts.fct_events").fetchone()[0]
+    assert totals == {"day": persons, "week": persons, "month": persons}
+    assert con.execute(
+        "select count(*) from marts.agg_retention where period_number = 0 and retention_rate <> 1"
+    ).fetchone()[0] == 0
+
+
+def test_a_rebuild_of_the_same_lake_gives_the_same_marts(built, tmp_path):
+    settings, root = built
+    other = tmp_path / "again.duckdb"
+    result = run_dbt(["build"], env={**settings.dbt_env(), "PAW_WAREHOUSE": str(other)})
+    assert result.success, result.output
+    a, b = connect(settings), duckdb.connect(str(other), read_only=True)
+    for table in ["fct_sessions", "fct_events", "dim_persons", "agg_retention", "fct_rfm", "agg_funnel_steps"]:
+        query = f"select * from marts.{table} order by all"
+        assert a.execute(query).fetchall() == b.execute(query).fetchall(), table
+
+
+def test_redelivery_across_runs_keeps_the_copy_received_first(tmp_path):
+    env = {
+        "PAW_LANDING_URL": str(tmp_path / "landing"),
+        "PAW_LAKE_URL": str(tmp_path / "lake"),
+        "PAW_WAREHOUSE": str(tmp_path / "wh.duckdb"),
+    }
+    settings = Settings.from_env(env)
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    late = event(messageId="dup", receivedAt="2024-03-01T10:05:00Z", properties={"copy": "late"})
+    early = event(messageId="dup", receivedAt="2024-03-01T10:00:01Z", properties={"copy": "early"})
+    import json
+
+    (landing / "1.ndjson").write_text(json.dumps(late) + "\n")
+    land_events(settings)
+    (landing / "2.ndjson").write_text(json.dumps(early) + "\n")
+    land_events(settings)
+    result = run_dbt(["run", "--select", "stg_events"], env=env)
+    assert result.success, result.output
+    con = duckdb.connect(env["PAW_WAREHOUSE"], read_only=True)
+    assert con.execute("select properties from staging.stg_events").fetchall() == [('{"copy":"early"}',)]
+
+
+def test_a_bad_funnel_seed_fails_a_named_test(tmp_path):
+    """One seed with every mistake, each in its own funnel: each fails its own named test."""
+    project = tmp_path / "project"
+    shutil.copytree(DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs"))
+    (project / "seeds" / "funnel_steps.csv").write_text(
+        "funnel_name,step_number,event_name,property_name,property_value\n"
+        "gap,1,a,,\ngap,3,b,,\n"
+        "dup,1,a,,\ndup,1,b,,\n"
+        "zero,1,a,,\nzero,2,b,,\n"
+        "orphan,1,a,,\n"
+    )
+    (project / "seeds" / "funnels.csv").write_text(
+        "funnel_name,conversion_window_seconds\ngap,60\ndup,60\nzero,0\n"
+    )
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "build", "--select", "resource_type:seed",
+         "assert_funnel_steps_have_no_gaps", "--profiles-dir", str(project)],
+        cwd=project,
+        env={**os.environ, "PAW_WAREHOUSE": str(tmp_path / "wh.duckdb")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode != 0
+    failed = {line for line in proc.stdout.splitlines() if " FAIL " in line}
+    for name in [
+        "assert_funnel_steps_have_no_gaps",
+        "funnel_step_numbers_must_be_unique_per_funnel",
+        "funnel_conversion_window_must_be_positive",
+        "funnel_steps_must_name_a_funnel_in_funnels_csv",
+    ]:
+        assert any(name in line for line in failed), (name, proc.stdout[-3000:])

@@ -1,0 +1,212 @@
+"""Ingestion end to end on generated data: reconciliation, idempotence, crash safety, chunking."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.land import land_events
+from ingestion.sample_data import GenerateOptions, generate
+from ingestion.storage import LocalStorage
+from tests.conftest import PawEnv, event, query_lake
+
+OPTIONS = GenerateOptions(users=150, days=20, seed=7, end_date=date(2024, 3, 31))
+
+
+def all_lake_files(lake: Path) -> list[Path]:
+    return sorted(p for p in lake.rglob("*.parquet"))
+
+
+def test_generate_ingest_and_every_line_is_accounted_for(paw_env: PawEnv):
+    generated = generate(LocalStorage(paw_env.landing), OPTIONS)
+    report = land_events(paw_env.settings)
+
+    # Every non-blank landing line, counted independently of the ingestion code.
+    lines = 0
+    for path in paw_env.landing.rglob("*"):
+        if path.is_file() and path.name != "segment-batch.json":
+            import gzip
+
+            raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+            lines += sum(1 for line in raw.split(b"\n") if line.strip())
+    batch_members = generated.events - lines
+    assert report.lines_read == lines + batch_members == generated.events
+    assert report.reconciles
+    assert report.lines_read == report.events_landed + report.quarantined + report.duplicates
+    assert report.duplicates >= generated.redeliveries * 0.9  # most redeliveries are caught
+    assert 0 < report.quarantined <= generated.bad_lines
+
+    events = paw_env.lake_events()
+    assert len(events) == report.events_landed
+    assert len({e["event_id"] for e in events}) == len(events)  # one copy within the run
+    quarantine = paw_env.quarantine()
+    assert len(quarantine) == report.quarantined
+    assert Counter(q["reason"] for q in quarantine) == report.reasons
+
+    # The ingestion log in the lake says the same, per file.
+    manifest = query_lake(
+        paw_env.lake,
+        f"select * from read_parquet('{paw_env.lake}/_manifest/*.parquet')",
+    )
+    assert len(manifest) == len(report.files)
+    for row in manifest:
+        assert row["lines_read"] == row["events_landed"] + row["quarantined"] + row["duplicates"]
+    assert sum(r["lines_read"] for r in manifest) == report.lines_read
+
+    # Hive partitions by UTC event date, zstd, the fixed schema.
+    for path in all_lake_files(paw_env.lake / "events"):
+        assert path.parent.name.startswith("event_date=")
+    con = duckdb.connect()
+    meta = con.sql(
+        f"select distinct compression from parquet_metadata('{paw_env.lake}/events/*/*.parquet')"
+    ).fetchall()
+    assert meta == [("ZSTD",)]
+    mismatched = con.sql(
+        f"select count(*) from read_parquet('{paw_env.lake}/events/*/*.parquet', "
+        "hive_partitioning = true) where cast(event_timestamp as date) <> event_date"
+    ).fetchone()[0]
+    assert mismatched == 0
+    # Many small landing files become few Parquet files: one per event date per run.
+    dates = {e["event_timestamp"].date() for e in events}
+    assert len(all_lake_files(paw_env.lake / "events")) == len(dates)
+
+
+def test_running_again_writes_nothing(paw_env: PawEnv):
+    generate(LocalStorage(paw_env.landing), OPTIONS)
+    land_events(paw_env.settings)
+    before = {p: p.stat().st_mtime_ns for p in all_lake_files(paw_env.lake)}
+    again = land_events(paw_env.settings)
+    assert again.files == []
+    assert len(again.skipped_files) > 0
+    assert {p: p.stat().st_mtime_ns for p in all_lake_files(paw_env.lake)} == before
+
+
+def test_a_new_file_with_redeliveries_lands_only_new_events_in_the_lake_run(paw_env: PawEnv):
+    paw_env.write_lines("a.ndjson", [event(messageId="1"), event(messageId="2")])
+    land_events(paw_env.settings)
+    paw_env.write_lines("b.ndjson", [event(messageId="2"), event(messageId="3")])
+    report = land_events(paw_env.settings)
+    assert [f.source_file for f in report.files] == ["b.ndjson"]
+    # Across runs the lake keeps both copies of "2"; the warehouse deduplicates (stg_events).
+    assert sorted(e["event_id"] for e in paw_env.lake_events()) == ["1", "2", "2", "3"]
+
+
+def test_landing_files_are_never_modified(paw_env: PawEnv):
+    generate(LocalStorage(paw_env.landing), OPTIONS)
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in paw_env.landing.rglob("*") if p.is_file()}
+    land_events(paw_env.settings)
+    after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in paw_env.landing.rglob("*") if p.is_file()}
+    assert after == before
+
+
+class _DiesAfterWrites:
+    """A lake storage that kills its process (no cleanup, like kill -9) after N writes."""
+
+    def __init__(self, inner: LocalStorage, writes: int) -> None:
+        self._inner = inner
+        self._left = writes
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def _tick(self) -> None:
+        if self._left == 0:
+            os._exit(9)
+        self._left -= 1
+
+    def write_atomic(self, key, local_path):
+        self._tick()
+        self._inner.write_atomic(key, local_path)
+
+    def write_bytes_atomic(self, key, data):
+        self._tick()
+        self._inner.write_bytes_atomic(key, data)
+
+
+def _ingest_and_die(settings, writes: int) -> None:
+    lake = _DiesAfterWrites(LocalStorage(Path(settings.lake_url)), writes)
+    land_events(settings, lake=lake)
+
+
+@pytest.mark.parametrize("writes_before_crash", [0, 1, 5, -1])
+def test_a_run_killed_between_writes_then_rerun_loses_and_duplicates_nothing(
+    paw_env: PawEnv, writes_before_crash: int
+):
+    generate(LocalStorage(paw_env.landing), OPTIONS)
+    # Reference: a clean run into another lake.
+    reference_env = dict(
+        PAW_LANDING_URL=paw_env.settings.landing_url,
+        PAW_LAKE_URL=str(paw_env.root / "reference-lake"),
+    )
+    from paw.settings import Settings
+
+    reference = land_events(Settings.from_env(reference_env))
+    total_writes = len(reference.written_keys)
+    writes = total_writes - 1 if writes_before_crash == -1 else writes_before_crash
+
+    ctx = multiprocessing.get_context("fork")
+    child = ctx.Process(target=_ingest_and_die, args=(paw_env.settings, writes))
+    child.start()
+    child.join(120)
+    assert child.exitcode == 9  # it really died mid-run, leaving whatever it left
+
+    rerun = land_events(paw_env.settings)
+    assert rerun.reconciles
+    ids = [e["event_id"] for e in paw_env.lake_events()]
+    expected = [e["event_id"] for e in query_lake(Path(reference_env["PAW_LAKE_URL"]), "select event_id from events order by event_id")]
+    assert sorted(ids) == sorted(expected)
+    assert len(ids) == len(set(ids))
+    # No orphan is left for a naive reader either: every Parquet file belongs to a committed run.
+    raw_count = duckdb.connect().sql(
+        f"select count(*) from read_parquet('{paw_env.lake}/events/*/*.parquet')"
+    ).fetchone()[0]
+    assert raw_count == len(ids)
+    assert not list(paw_env.lake.glob(".tmp/*"))
+
+
+def test_a_large_file_streams_through_in_chunks(paw_env: PawEnv):
+    lines = [event(messageId=f"m{i}", timestamp=f"2024-03-{1 + i % 28:02d}T10:00:00Z") for i in range(5000)]
+    lines.insert(2500, "not json")
+    lines.append(event(messageId="m10"))  # a duplicate in a later chunk
+    paw_env.write_lines("big.ndjson.gz", lines)
+    report = land_events(paw_env.settings, block_bytes=16 * 1024)  # ~100 chunks
+    assert (report.lines_read, report.events_landed, report.quarantined, report.duplicates) == (
+        5002,
+        5000,
+        1,
+        1,
+    )
+    [bad] = paw_env.quarantine()
+    assert bad["line_number"] == 2501
+
+
+def test_truncated_gzip_keeps_what_was_read_and_quarantines_the_rest(paw_env: PawEnv):
+    import gzip
+
+    data = gzip.compress(
+        b"\n".join(
+            __import__("json").dumps(event(messageId=f"t{i}")).encode() for i in range(20000)
+        )
+    )
+    (paw_env.landing / "cut.ndjson.gz").write_bytes(data[: len(data) // 2])
+    report = land_events(paw_env.settings, block_bytes=64 * 1024)
+    assert report.reconciles
+    assert report.events_landed > 0
+    assert report.reasons["invalid_json"] == 1
+    [row] = paw_env.quarantine()
+    assert "decompress" in row["error"]
+
+
+def test_a_second_writer_is_refused_with_a_clear_message(paw_env: PawEnv):
+    from ingestion.storage import LockHeldError
+
+    lake = LocalStorage(paw_env.lake)
+    with lake.lock("_lock", "someone-else"):
+        with pytest.raises(LockHeldError, match="held by another writer"):
+            land_events(paw_env.settings)

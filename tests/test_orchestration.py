@@ -1,0 +1,191 @@
+"""The Dagster graph, and real in-process materializations of the whole pipeline."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from ingestion.sample_data import GenerateOptions, generate
+from ingestion.storage import LocalStorage
+from orchestration.dbt.project import dbt_build_args, paw_dbt_project
+from orchestration.definitions import build_definitions
+from orchestration.run import run_pipeline
+from paw.settings import Settings
+
+USERS = 400
+
+
+def _env(root: Path) -> dict[str, str]:
+    return {
+        "PAW_LANDING_URL": str(root / "landing"),
+        "PAW_LAKE_URL": str(root / "lake"),
+        "PAW_WAREHOUSE": str(root / "warehouse" / "paw.duckdb"),
+    }
+
+
+def _use(root: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    env = _env(root)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    return Settings.from_env(env)
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    """One successful pipeline run on generated data; tests copy its folder and go on from it."""
+    root = tmp_path_factory.mktemp("pipeline")
+    mp = pytest.MonkeyPatch()
+    try:
+        settings = _use(root, mp)
+        generate(LocalStorage(root / "landing"), GenerateOptions(users=USERS, days=40))
+        result = run_pipeline(settings)
+        yield root, result
+    finally:
+        mp.undo()
+
+
+def _copy(first_run, tmp_path: Path, monkeypatch) -> tuple[Path, Settings]:
+    root, _ = first_run
+    target = tmp_path / "copy"
+    shutil.copytree(root, target)
+    return target, _use(target, monkeypatch)
+
+
+def test_the_graph_holds_every_dbt_model_the_checks_and_the_schedule():
+    defs = build_definitions()
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    manifest = json.loads(paw_dbt_project().manifest_path.read_text())
+    for node in manifest["nodes"].values():
+        if node["resource_type"] in ("model", "seed"):
+            layer = "staging" if node["resource_type"] == "seed" else node["fqn"][1]
+            assert f"{layer}/{node['name']}" in keys, node["name"]
+    assert {"lake/events", "lake/quarantine", "lake/ingestion_manifest", "warehouse/published"} <= keys
+
+    check_names = {key.name for key in graph.asset_check_keys}
+    assert {"lines_reconcile", "quarantine_rate", "lake_freshness"} <= check_names
+    assert {"no_duplicate_event_ids", "volume_anomaly", "schema_drift"} <= check_names
+    dbt_tests = [n for n in manifest["nodes"].values() if n["resource_type"] == "test"]
+    assert len(check_names) >= len(dbt_tests) // 2  # dbt tests arrive as asset checks
+
+    groups = {graph.get(dg.AssetKey(["marts", "fct_sessions"])).group_name,
+              graph.get(dg.AssetKey(["staging", "stg_events"])).group_name}
+    assert groups == {"marts", "staging"}
+    spec = graph.get(dg.AssetKey(["marts", "fct_sessions"]))
+    assert "session" in (spec.description or "").lower()
+    schema = spec.metadata.get("dagster/column_schema")
+    assert schema is not None and "session_id" in {c.name for c in schema.columns}
+
+    schedule = defs.resolve_schedule_def("nightly")
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert schedule.execution_timezone == "UTC"
+    sensor = defs.resolve_sensor_def("landing_zone")
+    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+    assert defs.resolve_job_def("paw_pipeline") is not None
+
+
+def test_dbt_build_args():
+    assert dbt_build_args() == ["build"]
+    assert dbt_build_args({"paw_session_timeout_minutes": 10}) == [
+        "build",
+        "--vars",
+        '{"paw_session_timeout_minutes": 10}',
+    ]
+
+
+def test_the_whole_graph_materializes_and_every_check_passes(first_run):
+    root, result = first_run
+    assert result.success, result.summary()
+    assert result.failures == [] and result.warnings == [], result.summary()
+    assert result.checks_total > 70 and result.checks_passed == result.checks_total
+    con = duckdb.connect(str(root / "warehouse" / "paw.duckdb"), read_only=True)
+    assert con.execute("select count(*) from marts.fct_sessions").fetchone()[0] > 0
+    assert con.execute("select count(*) from marts.dim_persons").fetchone()[0] >= USERS
+    assert not list((root / "warehouse" / ".build").glob("*.duckdb"))  # published by rename
+
+
+def test_a_second_run_ingests_nothing_and_changes_no_mart(first_run, tmp_path, monkeypatch):
+    root, settings = _copy(first_run, tmp_path, monkeypatch)
+    path = settings.warehouse_path
+    query = "select * from marts.{} order by all"
+    before = {}
+    with duckdb.connect(path, read_only=True) as con:
+        for table in ("fct_sessions", "agg_retention", "fct_funnel_progress"):
+            before[table] = con.execute(query.format(table)).fetchall()
+    lake_files = sorted(p.name for p in (root / "lake").rglob("*.parquet"))
+    result = run_pipeline(settings)
+    assert result.success, result.summary()
+    assert sorted(p.name for p in (root / "lake").rglob("*.parquet")) == lake_files
+    with duckdb.connect(path, read_only=True) as con:
+        for table, rows in before.items():
+            assert con.execute(query.format(table)).fetchall() == rows
+
+
+def test_bad_input_over_ten_percent_fails_the_blocking_check_and_keeps_the_warehouse(
+    first_run, tmp_path, monkeypatch
+):
+    root, settings = _copy(first_run, tmp_path, monkeypatch)
+    warehouse = Path(settings.warehouse_path)
+    before = warehouse.read_bytes()
+    good = [json.dumps({"type": "track", "event": "late", "userId": f"u{i}", "messageId": f"late{i}",
+                        "timestamp": "2024-01-01T00:00:00Z"}) for i in range(80)]
+    bad = ["{broken json"] * 20  # 20% of the new run's lines
+    (root / "landing" / "incoming.ndjson").write_text("\n".join(good + bad) + "\n")
+
+    result = run_pipeline(settings)
+    assert not result.success
+    assert any("quarantine_rate" in f for f in result.failures), result.summary()
+    assert warehouse.read_bytes() == before  # the last good warehouse, unchanged
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from marts.fct_events where event_name = 'late'").fetchone()[0] == 0
+
+
+def test_cli_run_exits_non_zero_and_names_the_failed_check(first_run, tmp_path, monkeypatch, capsys):
+    from paw.cli import main
+
+    root, _ = _copy(first_run, tmp_path, monkeypatch)
+    (root / "landing" / "junk.ndjson").write_text("not json\n" * 10)
+    assert main(["run"]) == 1
+    last_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last_line.startswith("paw run: ") and "quarantine_rate" in last_line
+
+
+def test_an_analyst_reading_during_a_rebuild_does_not_block_it(first_run, tmp_path, monkeypatch):
+    root, settings = _copy(first_run, tmp_path, monkeypatch)
+    (root / "landing" / "more.ndjson").write_text(
+        "\n".join(
+            json.dumps({"type": "track", "event": "extra", "userId": f"x{i}", "messageId": f"x{i}",
+                        "timestamp": "2024-01-02T00:00:00Z"}) for i in range(50)
+        ) + "\n"
+    )
+    reader = duckdb.connect(settings.warehouse_path, read_only=True)
+    before = reader.execute("select count(*) from marts.fct_events").fetchone()[0]
+    counts: list[int] = []
+    stop = threading.Event()
+
+    def keep_querying() -> None:
+        while not stop.is_set():
+            counts.append(reader.execute("select count(*) from marts.fct_events").fetchone()[0])
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=keep_querying)
+    thread.start()
+    try:
+        result = run_pipeline(settings)
+    finally:
+        stop.set()
+        thread.join()
+    assert result.success, result.summary()
+    # The open connection kept answering from the warehouse it opened, throughout the rebuild.
+    assert counts and set(counts) == {before}
+    reader.close()
+    with duckdb.connect(settings.warehouse_path, read_only=True) as fresh:
+        assert fresh.execute("select count(*) from marts.fct_events").fetchone()[0] == before + 50
