@@ -59,6 +59,8 @@ class GenerateOptions:
     bad_rate: float = 0.005  # share of lines that are bad on purpose
     redelivery_rate: float = 0.01  # share of events delivered twice
     files_per_day: int = 4
+    first_user: int = 0  # user numbering starts here (to generate large data in shards)
+    file_prefix: str = ""  # prefix of the landing keys written (a shard's folder)
     gzip_share: float = 0.25  # share of files written gzip-compressed
 
 
@@ -188,7 +190,7 @@ class _Simulation:
 
     # --- the story ------------------------------------------------------------------------
     def run(self) -> None:
-        for person in range(self.o.users):
+        for person in range(self.o.first_user, self.o.first_user + self.o.users):
             self.person(person)
         self.bad_input()
 
@@ -197,7 +199,7 @@ class _Simulation:
         o = self.o
         first_day = rng.randrange(o.days)
         device = self.device()
-        if index == 1 and self.shared_device is not None:
+        if index == self.o.first_user + 1 and self.shared_device is not None:
             device = self.shared_device  # a shared family laptop: person 0 then person 1
         referrer, campaign = rng.choice(REFERRERS)
         t = self.session_start(first_day)
@@ -237,7 +239,7 @@ class _Simulation:
                 t + timedelta(seconds=2), "alias", user_id=user_id,
                 extra={"previousId": legacy_id},
             )
-        if index == 0:
+        if index == self.o.first_user:
             self.shared_device = device
         group_id = f"org_{company.lower()}"
         self.stream.emit(
@@ -375,7 +377,8 @@ def generate(storage: Storage, options: GenerateOptions) -> GenerateReport:
     for received, line in sim.stream.rows:
         day = datetime.fromtimestamp(received, UTC).date()
         part = rng.randrange(options.files_per_day)
-        by_file.setdefault(f"{day:%Y/%m/%d}/events-{day:%Y%m%d}-{part:02d}", []).append(line)
+        key = f"{options.file_prefix}{day:%Y/%m/%d}/events-{day:%Y%m%d}-{part:02d}"
+        by_file.setdefault(key, []).append(line)
     # The first events of the last file travel instead in a batch envelope, as a server-side
     # library sends them: the envelope's sentAt and context apply to every member.
     last = sorted(by_file)[-options.files_per_day]
