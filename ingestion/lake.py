@@ -65,7 +65,7 @@ def read_manifest(storage: Storage) -> pa.Table:
     tables = []
     for obj in storage.list(MANIFEST_PREFIX):
         if obj.key.endswith(".parquet"):
-            tables.append(pq.read_table(io.BytesIO(storage.read_bytes(obj.key))))
+            tables.append(pq.ParquetFile(io.BytesIO(storage.read_bytes(obj.key))).read())
     if not tables:
         return MANIFEST_SCHEMA.empty_table()
     return pa.concat_tables([t.cast(MANIFEST_SCHEMA) for t in tables])

@@ -18,6 +18,7 @@ import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ingestion.contract import (
@@ -154,9 +155,11 @@ class PartitionWriter:
         self.writers: dict[str, pq.ParquetWriter] = {}
 
     def add(self, rows: pa.Table) -> None:
-        """`rows` is sorted by event_date and carries it as its last column."""
+        """`rows` carries its event_date as its last column."""
         if rows.num_rows == 0:
             return
+        order = pc.sort_indices(rows.column("event_date"))
+        rows = rows.take(order)
         dates = rows.column("event_date").to_numpy()
         cuts = np.flatnonzero(dates[1:] != dates[:-1]) + 1
         starts = np.concatenate([[0], cuts])
@@ -268,6 +271,7 @@ class _Run:
         self.con.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
         self.con.execute(f"set temp_directory = '{work_dir / 'duckdb'}'")
         self.con.execute("set preserve_insertion_order = false")
+        self.con.execute("set enable_progress_bar = false")
         # Ids already landed in this run, as 128-bit hashes: a few bytes an event.
         self.con.execute("create temp table seen (k uhugeint)")
         self.validator = ChunkValidator(self.con)
@@ -290,26 +294,22 @@ class _Run:
         """Validate, deduplicate and buffer a batch of lines from one or more files."""
         if lines.num_rows == 0:
             return
-        judged = self.validator.validate(lines, self.ingested_at)
-        self.con.register("judged", judged)
-        try:
-            bad = self.con.execute(
-                "select file_seq, source_file, line_number, batch_index, reason, error, raw_line, "
-                "raw_bytes, ingested_at from judged where reason is not null and not is_envelope"
-            ).to_arrow_table()
-            counts = self.con.execute(
-                """
-                select
-                    file_seq,
-                    count(*) filter (where not is_envelope) as lines_read,
-                    count(*) filter (where reason is null) as valid,
-                    list(line_number) filter (where is_envelope) as envelopes
-                from judged group by file_seq
-                """
-            ).fetchall()
-            landed = self._land_valid()
-        finally:
-            self.con.unregister("judged")
+        self.validator.validate_into(lines, self.ingested_at, "judged")
+        bad = self.con.execute(
+            "select file_seq, source_file, line_number, batch_index, reason, error, raw_line, "
+            "raw_bytes, ingested_at from judged where reason is not null and not is_envelope"
+        ).to_arrow_table()
+        counts = self.con.execute(
+            """
+            select
+                file_seq,
+                count(*) filter (where not is_envelope) as lines_read,
+                count(*) filter (where reason is null) as valid,
+                list(line_number) filter (where is_envelope) as envelopes
+            from judged group by file_seq
+            """
+        ).fetchall()
+        landed = self._land_valid()
         if bad.num_rows:
             self._quarantine(bad.drop_columns(["file_seq"]))
         for seq, reason in zip(
@@ -327,37 +327,33 @@ class _Run:
                 self._expand_envelopes(lines, file_seq, envelopes, reports)
 
     def _land_valid(self) -> dict[int, int]:
-        """Buffer the batch's valid events not seen before in this run; landed count per file."""
+        """Buffer the batch's valid events not landed before in this run (the first copy in
+        file, line and batch order wins); the landed count per file."""
         columns = ", ".join(EVENT_SCHEMA.names)
-        self.con.execute(
+        kept = self.con.execute(
             f"""
-            create or replace temp table fresh as
-            select {columns}, file_seq, event_timestamp::date as event_date,
-                md5_number(event_id) as k
+            select {columns}, file_seq, event_timestamp::date as event_date
             from judged
-            where reason is null
+            where reason is null and k not in (select k from seen)
             qualify row_number() over (
-                partition by event_id order by file_seq, line_number, batch_index nulls first
+                partition by k order by file_seq, line_number, batch_index nulls first
             ) = 1
             """
-        )
-        self.con.execute("delete from fresh where k in (select k from seen)")
-        kept = self.con.execute(
-            f"select {columns}, event_date from fresh order by event_date, event_timestamp"
         ).to_arrow_table()
-        landed = dict(
-            self.con.execute("select file_seq, count(*) from fresh group by file_seq").fetchall()
-        )
-        self.con.execute("insert into seen select k from fresh")
-        self.events.add(kept)
+        self.con.execute("insert into seen select distinct k from judged where reason is null")
+        landed: dict[int, int] = {}
+        if kept.num_rows:
+            for row in kept.group_by("file_seq").aggregate([("file_seq", "count")]).to_pylist():
+                landed[row["file_seq"]] = row["file_seq_count"]
+            self.events.add(kept.drop_columns(["file_seq"]))
         return landed
 
     def _expand_envelopes(
         self, lines: pa.Table, file_seq: int, numbers: list[int], reports: dict[int, FileReport]
     ) -> None:
-        mask = pa.compute.and_(
-            pa.compute.equal(lines.column("file_seq"), file_seq),
-            pa.compute.is_in(lines.column("line_number"), pa.array(numbers, pa.int64())),
+        mask = pc.and_(
+            pc.equal(lines.column("file_seq"), file_seq),
+            pc.is_in(lines.column("line_number"), pa.array(numbers, pa.int64())),
         )
         report = reports[file_seq]
         for row in lines.filter(mask).to_pylist():

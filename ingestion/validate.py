@@ -31,34 +31,49 @@ _STRING_FIELDS = ("type", "event", "name", "namespace")
 _OBJECT_FIELDS = ("properties", "traits", "context")
 _TIME_FIELDS = ("timestamp", "original_timestamp", "sent_at", "received_at")
 _TRANSPORT_KEYS = ("sentAt", "sent_at", "receivedAt", "received_at")
+SCAN_BATCH_ROWS = 16_384
 
 
 def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _struct_spec() -> str:
-    spellings = sorted({s for names in FIELD_SPELLINGS.values() for s in names})
-    return json.dumps({s: "JSON" for s in spellings})
+def _spellings() -> list[str]:
+    return sorted({s for names in FIELD_SPELLINGS.values() for s in names})
 
 
-def _coalesce(name: str) -> str:
-    parts = [f'f."{s}"' for s in FIELD_SPELLINGS[name]]
+def _json_spec() -> str:
+    """Every field as raw JSON text: its first character tells its JSON type."""
+    return json.dumps({s: "JSON" for s in _spellings()})
+
+
+def _text_spec() -> str:
+    """Every field as text (a string unquoted, a number as written, an object as JSON)."""
+    return json.dumps({s: "VARCHAR" for s in _spellings()})
+
+
+def _coalesce(struct: str, name: str) -> str:
+    parts = [f'{struct}."{s}"' for s in FIELD_SPELLINGS[name]]
     return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
 
 
-def _scalar_text(col: str) -> str:
-    """A JSON scalar (string or number) as text; NULL for anything else."""
+def _kind(json_text: str) -> str:
+    """The JSON type of a value from its first character: no second parse."""
     return (
-        f"case when json_type({col}) = 'VARCHAR' then {col} ->> '$' "
-        f"when json_type({col}) in ('BIGINT', 'UBIGINT', 'DOUBLE') then {col}::varchar end"
+        f"case left({json_text}, 1) when '{{' then 'object' when '[' then 'array' "
+        f"when '\"' then 'string' when 't' then 'boolean' when 'f' then 'boolean' "
+        f"when 'n' then 'null' else 'number' end"
     )
 
 
-def _identity(col: str) -> str:
+def _identity(text: str) -> str:
     placeholders = ", ".join(_sql_str(p) for p in PLACEHOLDER_IDS)
-    text = _scalar_text(col)
-    return f"case when lower(trim({text})) in ({placeholders}) then null else trim({text}) end"
+    longest = max(len(p) for p in PLACEHOLDER_IDS) + 2  # only short values can be placeholders
+    return (
+        f"case when strlen({text}) <= {longest} "
+        f"and list_contains([{placeholders}], lower(trim({text}))) then null "
+        f"else trim({text}) end"
+    )
 
 
 def _epoch(value: str) -> str:
@@ -70,16 +85,11 @@ def _epoch(value: str) -> str:
     )
 
 
-def _parse_time(col: str) -> str:
-    text = f"({col} ->> '$')"
+def _parse_time(text: str) -> str:
+    """ISO 8601 (any offset, none meaning UTC), else a number of epoch seconds or ms."""
     return (
-        f"case json_type({col}) "
-        f"when 'VARCHAR' then coalesce(try_cast({text} as timestamptz)::timestamp, "
-        f"case when regexp_full_match({text}, '-?[0-9]+(\\.[0-9]+)?') "
-        f"then {_epoch(f'try_cast({text} as double)')} end) "
-        f"when 'BIGINT' then {_epoch(f'{col}::double')} "
-        f"when 'UBIGINT' then {_epoch(f'{col}::double')} "
-        f"when 'DOUBLE' then {_epoch(f'{col}::double')} end"
+        f"coalesce(try_cast({text} as timestamptz)::timestamp, "
+        f"{_epoch(f'try_cast({text} as double)')})"
     )
 
 
@@ -87,32 +97,41 @@ def build_validation_sql() -> str:
     types = ", ".join(_sql_str(t) for t in EVENT_TYPES)
     transport_nulls = json.dumps({k: None for k in _TRANSPORT_KEYS})
 
-    picks = [f"{_coalesce(n)} as j_{n}" for n in FIELD_SPELLINGS]
+    picks = []
+    for n in FIELD_SPELLINGS:
+        picks.append(f"{_coalesce('f', n)}::varchar as j_{n}")
+        picks.append(f"{_coalesce('t', n)} as s_{n}")
 
     field_type_errors = []
     for n in _SCALAR_ID_FIELDS:
         field_type_errors.append(
-            f"when json_type(j_{n}) in ('OBJECT', 'ARRAY', 'BOOLEAN') then "
-            f"'{n} must be a string or number, got ' || lower(json_type(j_{n}))"
+            f"when k_{n} in ('object', 'array', 'boolean') then "
+            f"'{n} must be a string or number, got ' || (case k_{n} when 'array' then 'an' "
+            f"else 'a' end) || ' ' || k_{n}"
         )
     for n in _STRING_FIELDS:
         field_type_errors.append(
-            f"when j_{n} is not null and json_type(j_{n}) <> 'VARCHAR' then "
-            f"'{n} must be a string, got ' || lower(json_type(j_{n}))"
+            f"when k_{n} is not null and k_{n} <> 'string' then "
+            f"'{n} must be a string, got ' || k_{n}"
         )
     for n in _OBJECT_FIELDS:
         field_type_errors.append(
-            f"when j_{n} is not null and json_type(j_{n}) <> 'OBJECT' then "
-            f"'{n} must be an object, got ' || lower(json_type(j_{n}))"
+            f"when k_{n} is not null and k_{n} <> 'object' then "
+            f"'{n} must be an object, got ' || (case k_{n} when 'array' then 'an ' else 'a ' end)"
+            f" || k_{n}"
         )
 
     time_errors = []
     for n in _TIME_FIELDS:
         time_errors.append(
-            f"when j_{n} is not null and t_{n} is null then "
-            f"'{n} ' || left(j_{n}::varchar, 80) || "
-            f"' is not ISO 8601 or epoch seconds / milliseconds'"
+            f"when s_{n} is not null and t_{n} is null then "
+            f"'{n} \"' || left(s_{n}, 80) || "
+            f"'\" is not ISO 8601 or epoch seconds / milliseconds'"
         )
+    kinds = ", ".join(
+        f"case when j_{n} is not null then {_kind(f'j_{n}')} end as k_{n}"
+        for n in (*_SCALAR_ID_FIELDS, *_STRING_FIELDS, *_OBJECT_FIELDS)
+    )
 
     return f"""
 with src as (
@@ -136,31 +155,36 @@ parsed as (
     select
         *,
         case when json_kind = 'OBJECT' and raw_bytes <= {MAX_EVENT_BYTES}
-            then json_transform(line, '{_struct_spec()}') end as f
+            then json_transform(line, '{_json_spec()}') end as f,
+        case when json_kind = 'OBJECT' and raw_bytes <= {MAX_EVENT_BYTES}
+            then json_transform(line, '{_text_spec()}') end as t
     from kinds
 ),
 
 picked as (
-    select file_seq, source_file, line_number, batch_index, line, raw_bytes, is_json, json_kind, {", ".join(picks)}
+    select
+        file_seq, source_file, line_number, batch_index, line, raw_bytes, is_json, json_kind,
+        {", ".join(picks)}
     from parsed
 ),
 
 typed as (
     select
         *,
-        lower(trim(j_type ->> '$')) as v_type,
-        {_identity("j_event_id")} as v_event_id,
-        {_identity("j_user_id")} as v_user_id,
-        {_identity("j_anonymous_id")} as v_anonymous_id,
-        {_identity("j_previous_id")} as v_previous_id,
-        {_identity("j_group_id")} as v_group_id,
-        nullif(trim(j_event ->> '$'), '') as v_event,
-        nullif(trim(j_name ->> '$'), '') as v_name,
-        coalesce(nullif(trim(j_namespace ->> '$'), ''), '{DEFAULT_NAMESPACE}') as v_namespace,
-        {_parse_time("j_timestamp")} as t_timestamp,
-        {_parse_time("j_original_timestamp")} as t_original_timestamp,
-        {_parse_time("j_sent_at")} as t_sent_at,
-        {_parse_time("j_received_at")} as t_received_at
+        {kinds},
+        lower(trim(s_type)) as v_type,
+        {_identity("s_event_id")} as v_event_id,
+        {_identity("s_user_id")} as v_user_id,
+        {_identity("s_anonymous_id")} as v_anonymous_id,
+        {_identity("s_previous_id")} as v_previous_id,
+        {_identity("s_group_id")} as v_group_id,
+        nullif(trim(s_event), '') as v_event,
+        nullif(trim(s_name), '') as v_name,
+        coalesce(nullif(trim(s_namespace), ''), '{DEFAULT_NAMESPACE}') as v_namespace,
+        {_parse_time("s_timestamp")} as t_timestamp,
+        {_parse_time("s_original_timestamp")} as t_original_timestamp,
+        {_parse_time("s_sent_at")} as t_sent_at,
+        {_parse_time("s_received_at")} as t_received_at
     from picked
 ),
 
@@ -233,7 +257,8 @@ select
         as raw_line,
     raw_bytes,
     -- a batch envelope: an object with a batch array and no type of its own
-    reason = 'unknown_type' and j_type is null and j_batch is not null as is_envelope,
+    coalesce(reason = 'unknown_type' and j_type is null and left(j_batch, 1) = '[', false)
+        as is_envelope,
     -- no id of its own: one derived from the content, minus the transport times that a
     -- redelivery changes, so that a redelivered copy gets the same id
     case
@@ -261,11 +286,11 @@ select
     $ingested_at as ingested_at,
     case
         when v_type in ('page', 'screen') and v_name is not null
-            then json_merge_patch(json_object('name', v_name), coalesce(j_properties, '{{}}'))
-        else j_properties::varchar
+            then json_merge_patch(json_object('name', v_name), coalesce(j_properties, '{{}}'))::varchar
+        else j_properties
     end as properties,
-    j_traits::varchar as traits,
-    j_context::varchar as context,
+    j_traits as traits,
+    j_context as context,
     source_file,
     line_number as source_line
 from judged
@@ -279,6 +304,22 @@ class ChunkValidator:
         self.con = con
         self.con.execute("set TimeZone = 'UTC'")
         self.sql = build_validation_sql()
+
+    def validate_into(self, lines: pa.Table, ingested_at: datetime, table: str) -> None:
+        """Validate `lines` into the temp table `table`, with `k`, the 128-bit hash of each
+        valid event's id (the key of within-run deduplication)."""
+        # Many record batches, so that DuckDB's threads share the scan.
+        lines = pa.Table.from_batches(lines.to_batches(max_chunksize=SCAN_BATCH_ROWS))
+        self.con.register("lines", lines)
+        try:
+            self.con.execute(
+                f"create or replace temp table {table} as "
+                f"select *, case when reason is null then md5_number(event_id) end as k "
+                f"from ({self.sql})",
+                {"ingested_at": ingested_at},
+            )
+        finally:
+            self.con.unregister("lines")
 
     def validate(self, lines: pa.Table, ingested_at: datetime) -> pa.Table:
         """Validate `lines` (file_seq, source_file, line_number, batch_index, line) into judged

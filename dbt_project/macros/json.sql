@@ -51,3 +51,23 @@
 {% macro default__paw_json_text_at(json_column, key_column) -%}
     json_extract_string({{ json_column }}, '$."' || replace({{ key_column }}, '"', '\\"') || '"')
 {%- endmacro %}
+
+{#- The commonly used context fields of an event, each one JSON path. -#}
+{% macro paw_context_fields(properties, context) -%}
+    coalesce(
+        {{ paw_json_text(properties, '$.path') }}, {{ paw_json_text(context, '$.page.path') }}
+    ) as page_path,
+    coalesce(
+        {{ paw_json_text(properties, '$.url') }}, {{ paw_json_text(context, '$.page.url') }}
+    ) as page_url,
+    nullif(coalesce(
+        {{ paw_json_text(properties, '$.referrer') }},
+        {{ paw_json_text(context, '$.page.referrer') }}
+    ), '') as referrer,
+    {{ paw_json_text(context, '$.campaign.source') }} as utm_source,
+    {{ paw_json_text(context, '$.campaign.medium') }} as utm_medium,
+    {{ paw_json_text(context, '$.campaign.name') }} as utm_campaign,
+    {{ paw_json_text(context, '$.device.type') }} as device_type,
+    {{ paw_json_text(context, '$.os.name') }} as os_name,
+    {{ paw_json_text(context, '$.browser.name') }} as browser_name
+{%- endmacro %}

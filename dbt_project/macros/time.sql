@@ -47,3 +47,21 @@
         when 'month' then {{ dbt.datediff(start_column, stop_column, 'month') }}
     end as integer)
 {%- endmacro %}
+
+{#- The value of `column` on the first (or last) row by the ordering key (deterministic when
+    the key is unique). -#}
+{% macro paw_first_by(column, order_columns) -%}
+    {{ return(adapter.dispatch('paw_first_by', 'paw')(column, order_columns)) }}
+{%- endmacro %}
+
+{% macro default__paw_first_by(column, order_columns) -%}
+    arg_min_null({{ column }}, struct_pack({% for c in order_columns %}k{{ loop.index }} := {{ c }}{% if not loop.last %}, {% endif %}{% endfor %}))
+{%- endmacro %}
+
+{% macro paw_last_by(column, order_columns) -%}
+    {{ return(adapter.dispatch('paw_last_by', 'paw')(column, order_columns)) }}
+{%- endmacro %}
+
+{% macro default__paw_last_by(column, order_columns) -%}
+    arg_max_null({{ column }}, struct_pack({% for c in order_columns %}k{{ loop.index }} := {{ c }}{% if not loop.last %}, {% endif %}{% endfor %}))
+{%- endmacro %}

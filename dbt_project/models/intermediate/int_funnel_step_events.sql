@@ -2,7 +2,7 @@
 with
 
 activity as (
-    select * from {{ ref('int_activity_events') }}
+    select * from {{ ref('fct_events') }}
 ),
 
 funnel_steps as (

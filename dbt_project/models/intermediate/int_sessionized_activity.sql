@@ -1,10 +1,25 @@
-{#- Sessions: per person, activity in time order; a gap of more than
+{#- Sessions: per person, activity in time order (ties by event id); a gap of more than
     paw_session_timeout_minutes starts a new session (a gap of exactly the timeout does not).
-    A session's id hashes its person and its first event, so it is stable across rebuilds. -#}
+    A session's id hashes its person and its first event, so it is stable across rebuilds.
+    Narrow on purpose: the window functions sort only these columns. -#}
 with
 
+events as (
+    select * from {{ ref('stg_events') }}
+),
+
+attributed as (
+    select * from {{ ref('int_events_attributed') }}
+),
+
 activity as (
-    select * from {{ ref('int_activity_events') }}
+    select
+        events.event_id,
+        attributed.person_id,
+        events.event_timestamp
+    from events
+    inner join attributed on events.event_id = attributed.event_id
+    where events.is_activity
 ),
 
 gaps as (
@@ -19,34 +34,39 @@ gaps as (
 session_starts as (
     select
         *,
-        case
-            when previous_event_at is null then 1
-            when {{ paw_seconds_between('previous_event_at', 'event_timestamp') }}
-                > {{ var('paw_session_timeout_minutes') }} * 60 then 1
-            else 0
-        end as is_session_start
+        previous_event_at is null
+        or {{ paw_seconds_between('previous_event_at', 'event_timestamp') }}
+        > {{ var('paw_session_timeout_minutes') }} * 60 as is_session_start
     from gaps
 ),
 
 numbered as (
     select
-        *,
-        sum(is_session_start) over (
-            partition by person_id
-            order by event_timestamp, event_id
-            rows between unbounded preceding and current row
-        ) as session_number
+        event_id,
+        person_id,
+        event_timestamp,
+        is_session_start,
+        sum(case when is_session_start then 1 else 0 end) over session_window as session_number,
+        last_value(
+            case when is_session_start then {{ paw_hash_key(['person_id', 'event_id']) }} end
+            ignore nulls
+        ) over session_window as session_id
     from session_starts
+    window session_window as (
+        partition by person_id
+        order by event_timestamp, event_id
+        rows between unbounded preceding and current row
+    )
 ),
 
 final as (
     select
-        *,
-        {{ paw_hash_key(['person_id', "first_value(event_id) over (partition by person_id, session_number order by event_timestamp, event_id)"]) }}
-            as session_id,
-        row_number() over (
-            partition by person_id, session_number order by event_timestamp, event_id
-        ) as event_number_in_session
+        event_id,
+        person_id,
+        event_timestamp,
+        cast(session_number as integer) as session_number,
+        session_id,
+        is_session_start
     from numbered
 )
 

@@ -1,7 +1,7 @@
 with
 
 activity as (
-    select * from {{ ref('int_activity_events') }}
+    select * from {{ ref('fct_events') }}
 ),
 
 days as (

@@ -7,7 +7,7 @@
 with
 
 activity as (
-    select * from {{ ref('int_activity_events') }}
+    select * from {{ ref('fct_events') }}
 ),
 
 grains as (

@@ -13,7 +13,7 @@ links as (
 ),
 
 activity as (
-    select * from {{ ref('int_activity_events') }}
+    select * from {{ ref('fct_events') }}
 ),
 
 person_events as (

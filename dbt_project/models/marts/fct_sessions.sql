@@ -1,65 +1,53 @@
 with
 
+events as (
+    select * from {{ ref('fct_events') }}
+),
+
 sessionized as (
     select * from {{ ref('int_sessionized_activity') }}
-),
-
-page_views as (
-    select
-        session_id,
-        page_path,
-        row_number() over (
-            partition by session_id order by event_timestamp, event_id
-        ) as first_rank,
-        row_number() over (
-            partition by session_id order by event_timestamp desc, event_id desc
-        ) as last_rank
-    from sessionized
-    where event_name in ('page_viewed', 'screen_viewed')
-),
-
-session_pages as (
-    select
-        session_id,
-        max(case when first_rank = 1 then page_path end) as landing_page,
-        max(case when last_rank = 1 then page_path end) as exit_page
-    from page_views
-    group by session_id
 ),
 
 sessions as (
     select
         session_id,
         person_id,
-        session_number,
         min(event_timestamp) as session_start,
         max(event_timestamp) as session_end,
         count(*) as event_count,
         count(case when event_name = 'page_viewed' then 1 end) as page_view_count,
-        max(case when event_number_in_session = 1 then referrer end) as referrer,
-        max(case when event_number_in_session = 1 then utm_source end) as utm_source,
-        max(case when event_number_in_session = 1 then utm_medium end) as utm_medium,
-        max(case when event_number_in_session = 1 then utm_campaign end) as utm_campaign,
-        max(case when event_number_in_session = 1 then device_type end) as device_type,
-        max(case when event_number_in_session = 1 then os_name end) as os_name,
-        max(case when event_number_in_session = 1 then browser_name end) as browser_name
-    from sessionized
-    group by session_id, person_id, session_number
+        {{ paw_first_by('page_path', ['event_timestamp', 'event_id']) }}
+            filter (where event_name in ('page_viewed', 'screen_viewed')) as landing_page,
+        {{ paw_last_by('page_path', ['event_timestamp', 'event_id']) }}
+            filter (where event_name in ('page_viewed', 'screen_viewed')) as exit_page,
+        {{ paw_first_by('referrer', ['event_timestamp', 'event_id']) }} as referrer,
+        {{ paw_first_by('utm_source', ['event_timestamp', 'event_id']) }} as utm_source,
+        {{ paw_first_by('utm_medium', ['event_timestamp', 'event_id']) }} as utm_medium,
+        {{ paw_first_by('utm_campaign', ['event_timestamp', 'event_id']) }} as utm_campaign,
+        {{ paw_first_by('device_type', ['event_timestamp', 'event_id']) }} as device_type,
+        {{ paw_first_by('os_name', ['event_timestamp', 'event_id']) }} as os_name,
+        {{ paw_first_by('browser_name', ['event_timestamp', 'event_id']) }} as browser_name
+    from events
+    group by session_id, person_id
+),
+
+session_numbers as (
+    select session_id, session_number from sessionized where is_session_start
 ),
 
 final as (
     select
         sessions.session_id,
         sessions.person_id,
-        cast(sessions.session_number as integer) as session_number,
+        session_numbers.session_number,
         sessions.session_start,
         sessions.session_end,
         {{ paw_seconds_between('sessions.session_start', 'sessions.session_end') }}
             as duration_seconds,
         sessions.event_count,
         sessions.page_view_count,
-        session_pages.landing_page,
-        session_pages.exit_page,
+        sessions.landing_page,
+        sessions.exit_page,
         sessions.referrer,
         sessions.utm_source,
         sessions.utm_medium,
@@ -69,7 +57,7 @@ final as (
         sessions.os_name,
         sessions.browser_name
     from sessions
-    left join session_pages on sessions.session_id = session_pages.session_id
+    inner join session_numbers on sessions.session_id = session_numbers.session_id
 )
 
 select * from final
