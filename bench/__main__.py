@@ -62,7 +62,14 @@ def _alternate(steps: list[tuple[str, str, dict]], runs: int) -> dict[str, Figur
         for label, step, args in steps:
             sample = run_step(step, args)
             figures[label].samples.append(sample)
-            log.info("run %d/%d %s: %.2fs, %.0f MB", run + 1, runs, label, sample.seconds, sample.peak_rss_mb)
+            log.info(
+                "run %d/%d %s: %.2fs, %.0f MB",
+                run + 1,
+                runs,
+                label,
+                sample.seconds,
+                sample.peak_rss_mb,
+            )
     return figures
 
 
@@ -90,14 +97,21 @@ def bench_size(size: str, base: Path, runs: int) -> dict:
     ingestion = _alternate(
         [
             ("paw ingest", "paw_ingest", {"landing": str(dataset.landing), "lake": str(lake)}),
-            ("duckdb read_json → parquet", "duckdb_read_json",
-             {"landing": str(dataset.landing), "out": str(work / "floor")}),
+            (
+                "duckdb read_json → parquet",
+                "duckdb_read_json",
+                {"landing": str(dataset.landing), "out": str(work / "floor")},
+            ),
         ],
         runs,
     )
     events = ingestion["paw ingest"].samples[-1].extra["events_read"]
 
-    build_args = {"lake": str(lake), "warehouse": str(warehouse), "target": str(work / "dbt-target")}
+    build_args = {
+        "lake": str(lake),
+        "warehouse": str(warehouse),
+        "target": str(work / "dbt-target"),
+    }
     run_step("dbt_build", build_args)  # the warehouse the peer's person map comes from
     person_map = work / "person_map.parquet"
     con = duckdb.connect(str(warehouse), read_only=True)
@@ -122,16 +136,24 @@ def bench_size(size: str, base: Path, runs: int) -> dict:
     peer = build["chdb insights"].samples[-1].extra["results"]
     mismatches = compare(mine, peer)
 
-    paw_insight_runs = [insight_seconds(s.extra["model_seconds"]) for s in build["dbt build"].samples]
+    paw_insight_runs = [
+        insight_seconds(s.extra["model_seconds"]) for s in build["dbt build"].samples
+    ]
     peer_insight_runs = [s.extra["timings"] for s in build["chdb insights"].samples]
     insights = {}
     for name in ("sessions", "funnel", "weekly_retention"):
         paw_s = statistics.median(r[name] for r in paw_insight_runs)
         peer_s = statistics.median(r[name] for r in peer_insight_runs)
-        insights[name] = {"paw_seconds": paw_s, "chdb_seconds": peer_s, "ratio": ratio(paw_s, peer_s)}
+        insights[name] = {
+            "paw_seconds": paw_s,
+            "chdb_seconds": peer_s,
+            "ratio": ratio(paw_s, peer_s),
+        }
 
     model_seconds = {
-        model: statistics.median(s.extra["model_seconds"].get(model, 0.0) for s in build["dbt build"].samples)
+        model: statistics.median(
+            s.extra["model_seconds"].get(model, 0.0) for s in build["dbt build"].samples
+        )
         for model in build["dbt build"].samples[-1].extra["model_seconds"]
     }
     paw_ingest, floor = ingestion["paw ingest"], ingestion["duckdb read_json → parquet"]

@@ -13,7 +13,7 @@ from ingestion.storage import LocalStorage
 
 log = logging.getLogger("paw.bench")
 
-EVENTS_PER_USER = 46  # at 90 days, measured on the generator; sizes the user count
+EVENTS_PER_USER = 31  # at 90 days, measured on the generator; sizes the user count
 SHARD_USERS = 20_000  # users per generator call: bounds the generator's memory
 END_DATE = date(2026, 10, 31)  # fixed, so that a cached dataset and a new one are the same
 SIZES = {"1m": 1_000_000, "10m": 10_000_000}
@@ -53,7 +53,15 @@ def ensure_dataset(size: str, base: Path) -> Dataset:
         events += report.events
         files += report.files
         log.info("dataset %s: shard %d, %d events so far", size, shard, events)
-    marker.write_text(json.dumps({"events": events, "files": files, "users": users,
-                                  "options": asdict(options) | {"end_date": str(END_DATE)}},
-                                 default=str))
+    marker.write_text(
+        json.dumps(
+            {
+                "events": events,
+                "files": files,
+                "users": users,
+                "options": asdict(options) | {"end_date": str(END_DATE)},
+            },
+            default=str,
+        )
+    )
     return Dataset(size, root, events, files)

@@ -54,7 +54,9 @@ def rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else 0.0
 
 
-def run_step(step: str, args: dict, env: dict[str, str] | None = None, timeout: int = 3600) -> Sample:
+def run_step(
+    step: str, args: dict, env: dict[str, str] | None = None, timeout: int = 3600
+) -> Sample:
     """Run `python -m bench.steps <step> '<json args>'` and read the JSON it prints last."""
     proc = subprocess.run(
         [sys.executable, "-m", "bench.steps", step, json.dumps(args)],

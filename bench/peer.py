@@ -72,8 +72,10 @@ def sessions_sql(inputs: PeerInputs) -> str:
 
 
 def _funnels(inputs: PeerInputs) -> dict[str, tuple[int, list[dict]]]:
-    windows = {r["funnel_name"]: int(r["conversion_window_seconds"])
-               for r in csv.DictReader(io.StringIO(Path(inputs.funnels_csv).read_text()))}
+    windows = {
+        r["funnel_name"]: int(r["conversion_window_seconds"])
+        for r in csv.DictReader(io.StringIO(Path(inputs.funnels_csv).read_text()))
+    }
     steps: dict[str, list[dict]] = {}
     for row in csv.DictReader(io.StringIO(Path(inputs.funnel_steps_csv).read_text())):
         steps.setdefault(row["funnel_name"], []).append(row)
@@ -110,7 +112,9 @@ def funnel_sql(inputs: PeerInputs, window_seconds: int, steps: list[dict]) -> st
 
 
 def retention_sql(inputs: PeerInputs, weeks: int) -> str:
-    conditions = ", ".join(["week = cohort"] + [f"week = cohort + {7 * n}" for n in range(1, weeks)])
+    conditions = ", ".join(
+        ["week = cohort"] + [f"week = cohort + {7 * n}" for n in range(1, weeks)]
+    )
     return f"""
         with activity as ({activity_sql(inputs)}),
         person_weeks as (
@@ -139,7 +143,9 @@ def run_peer(inputs: PeerInputs) -> tuple[dict, dict]:
     start = time.perf_counter()
     funnel_users: dict[str, int] = {}
     for name, (window, steps) in _funnels(inputs).items():
-        levels = {int(r["level"]): int(r["persons"]) for r in _query(funnel_sql(inputs, window, steps))}
+        levels = {
+            int(r["level"]): int(r["persons"]) for r in _query(funnel_sql(inputs, window, steps))
+        }
         for step in range(1, len(steps) + 1):
             funnel_users[f"{name}:{step}"] = sum(n for level, n in levels.items() if level >= step)
     timings["funnel"] = time.perf_counter() - start
@@ -147,7 +153,8 @@ def run_peer(inputs: PeerInputs) -> tuple[dict, dict]:
     start = time.perf_counter()
     span = _query(
         f"with activity as ({activity_sql(inputs)}) "
-        "select dateDiff('week', toMonday(toDate(min(ts), 'UTC')), toMonday(toDate(max(ts), 'UTC'))) as w "
+        "select dateDiff('week', toMonday(toDate(min(ts), 'UTC')), "
+        "toMonday(toDate(max(ts), 'UTC'))) as w "
         "from activity settings session_timezone = 'UTC'"
     )
     weeks = min(MAX_RETENTION_WEEKS, int(span[0]["w"]) + 1)
@@ -157,4 +164,8 @@ def run_peer(inputs: PeerInputs) -> tuple[dict, dict]:
             if retained:
                 retention[f"{row['cohort']}:{period}"] = int(retained)
     timings["weekly_retention"] = time.perf_counter() - start
-    return {"sessions": sessions, "funnel_users": funnel_users, "weekly_retention": retention}, timings
+    return {
+        "sessions": sessions,
+        "funnel_users": funnel_users,
+        "weekly_retention": retention,
+    }, timings

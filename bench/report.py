@@ -22,24 +22,51 @@ def _verdict(ok: bool) -> str:
 def target_rows(r: dict) -> list[tuple[str, str, str]]:
     ing, build = r["ingestion"], r["build"]
     rows = [
-        ("ingestion ≥ 200,000 events/s", f"{ing['paw_events_per_second']:,.0f}/s",
-         _verdict(ing["paw_events_per_second"] >= TARGETS["ingestion_events_per_second"])),
-        ("ingestion within 2.5× of DuckDB read_json", f"{ing['ratio']:.2f}×",
-         _verdict(ing["ratio"] is not None and ing["ratio"] <= TARGETS["ingestion_ratio"])),
-        ("ingestion peak memory < 1.5 GB", f"{ing['paw']['peak_rss_mb'] / 1024:.2f} GB",
-         _verdict(ing["paw"]["peak_rss_mb"] / 1024 < TARGETS["ingestion_peak_gb"])),
-        ("full rebuild < 2 minutes", f"{build['paw']['median_seconds']:.1f} s",
-         _verdict(build["paw"]["median_seconds"] < TARGETS["build_seconds"])),
-        ("full rebuild peak memory < 4 GB", f"{build['paw']['peak_rss_mb'] / 1024:.2f} GB",
-         _verdict(build["paw"]["peak_rss_mb"] / 1024 < TARGETS["build_peak_gb"])),
+        (
+            "ingestion ≥ 200,000 events/s",
+            f"{ing['paw_events_per_second']:,.0f}/s",
+            _verdict(ing["paw_events_per_second"] >= TARGETS["ingestion_events_per_second"]),
+        ),
+        (
+            "ingestion within 2.5× of DuckDB read_json",
+            f"{ing['ratio']:.2f}×",
+            _verdict(ing["ratio"] is not None and ing["ratio"] <= TARGETS["ingestion_ratio"]),
+        ),
+        (
+            "ingestion peak memory < 1.5 GB",
+            f"{ing['paw']['peak_rss_mb'] / 1024:.2f} GB",
+            _verdict(ing["paw"]["peak_rss_mb"] / 1024 < TARGETS["ingestion_peak_gb"]),
+        ),
+        (
+            "full rebuild < 2 minutes",
+            f"{build['paw']['median_seconds']:.1f} s",
+            _verdict(build["paw"]["median_seconds"] < TARGETS["build_seconds"]),
+        ),
+        (
+            "full rebuild peak memory < 4 GB",
+            f"{build['paw']['peak_rss_mb'] / 1024:.2f} GB",
+            _verdict(build["paw"]["peak_rss_mb"] / 1024 < TARGETS["build_peak_gb"]),
+        ),
     ]
     for name, figures in r["insights"].items():
         shown = f"{figures['ratio']:.2f}×" if figures["ratio"] is not None else "n/a"
-        rows.append((f"{name} within 2× of chDB", shown,
-                     _verdict(figures["ratio"] is not None and figures["ratio"] <= TARGETS["insight_ratio"])))
+        rows.append(
+            (
+                f"{name} within 2× of chDB",
+                shown,
+                _verdict(
+                    figures["ratio"] is not None and figures["ratio"] <= TARGETS["insight_ratio"]
+                ),
+            )
+        )
     for name, seconds in r["query_seconds"].items():
-        rows.append((f"query '{name}' < 200 ms", f"{seconds * 1000:.0f} ms",
-                     _verdict(seconds < TARGETS["query_seconds"])))
+        rows.append(
+            (
+                f"query '{name}' < 200 ms",
+                f"{seconds * 1000:.0f} ms",
+                _verdict(seconds < TARGETS["query_seconds"]),
+            )
+        )
     return rows
 
 
@@ -68,7 +95,8 @@ def render(results: dict) -> str:
             f"| ingestion (landing → lake) | {ing['paw']['median_seconds']:.2f} s, "
             f"{ing['paw_events_per_second']:,.0f} events/s, {ing['paw']['peak_rss_mb']:,.0f} MB | "
             f"DuckDB read_json → Parquet: {ing['floor']['median_seconds']:.2f} s, "
-            f"{ing['floor_events_per_second']:,.0f} events/s, {ing['floor']['peak_rss_mb']:,.0f} MB | "
+            f"{ing['floor_events_per_second']:,.0f} events/s, "
+            f"{ing['floor']['peak_rss_mb']:,.0f} MB | "
             f"{ing['ratio']:.2f}× |",
             f"| full `dbt build` | {build['paw']['median_seconds']:.2f} s, "
             f"{build['paw']['peak_rss_mb']:,.0f} MB | one DuckDB scan of the lake: "
@@ -76,11 +104,14 @@ def render(results: dict) -> str:
         ]
         for name, f in r["insights"].items():
             shown = f"{f['ratio']:.2f}×" if f["ratio"] is not None else "n/a"
-            out.append(f"| {name} | {f['paw_seconds']:.2f} s | chDB: {f['chdb_seconds']:.2f} s | {shown} |")
+            out.append(
+                f"| {name} | {f['paw_seconds']:.2f} s | chDB: {f['chdb_seconds']:.2f} s | {shown} |"
+            )
         out += [
             "",
             "paw's results equal the peer's (session count, funnel step counts, weekly retention "
-            "cells): " + ("**yes**" if r["peer_matches"] else "**NO**: " + "; ".join(r["mismatches"][:5])),
+            "cells): "
+            + ("**yes**" if r["peer_matches"] else "**NO**: " + "; ".join(r["mismatches"][:5])),
             "",
             "Analyst queries on the marts (read-only connection, median):",
             "",
@@ -89,11 +120,21 @@ def render(results: dict) -> str:
         ]
         out += [f"| {name} | {s * 1000:.1f} ms |" for name, s in r["query_seconds"].items()]
         slow = list(build["model_seconds"].items())[:8]
-        out += ["", "Slowest models in the build (dbt's run results, median):", "",
-                "| model | seconds |", "|---|---|"]
+        out += [
+            "",
+            "Slowest models in the build (dbt's run results, median):",
+            "",
+            "| model | seconds |",
+            "|---|---|",
+        ]
         out += [f"| {name} | {s:.2f} |" for name, s in slow]
-        out += ["", f"Targets (set for 10M events on 2 cores; shown for every size):", "",
-                "| target | measured | |", "|---|---|---|"]
+        out += [
+            "",
+            "Targets (set for 10M events on 2 cores; shown for every size):",
+            "",
+            "| target | measured | |",
+            "|---|---|---|",
+        ]
         out += [f"| {a} | {b} | {c} |" for a, b, c in target_rows(r)]
     return "\n".join(out) + "\n"
 

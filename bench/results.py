@@ -5,7 +5,12 @@ from __future__ import annotations
 import duckdb
 
 SESSION_MODELS = ("int_sessionized_activity", "fct_sessions")
-FUNNEL_MODELS = ("int_funnel_step_events", "int_funnel_chains", "fct_funnel_progress", "agg_funnel_steps")
+FUNNEL_MODELS = (
+    "int_funnel_step_events",
+    "int_funnel_chains",
+    "fct_funnel_progress",
+    "agg_funnel_steps",
+)
 RETENTION_MODELS = ("agg_retention",)
 
 
@@ -60,5 +65,7 @@ def compare(paw: dict, peer: dict) -> list[str]:
         mine, theirs = paw[field], peer[field]
         for key in sorted(set(mine) | set(theirs)):
             if mine.get(key, 0) != theirs.get(key, 0):
-                problems.append(f"{field} {key}: paw {mine.get(key, 0)} vs peer {theirs.get(key, 0)}")
+                problems.append(
+                    f"{field} {key}: paw {mine.get(key, 0)} vs peer {theirs.get(key, 0)}"
+                )
     return problems

@@ -14,9 +14,14 @@ from pathlib import Path
 
 
 def _peak_rss_mb() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, children) / 1024  # Linux reports KiB
+    """This process's peak resident set (VmHWM: reset by exec, unlike ru_maxrss, which a child
+    inherits from the parent it was forked from), or its largest child's (dbt)."""
+    own_kib = 0
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            own_kib = int(line.split()[1])
+    children_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own_kib, children_kib) / 1024
 
 
 def paw_ingest(args: dict) -> dict:

@@ -47,7 +47,6 @@ from ingestion.reader import (
     Rejected,
     expand_envelope,
     read_chunks,
-    truncate_raw,
 )
 from ingestion.storage import (
     ObjectInfo,
@@ -328,19 +327,61 @@ class _Run:
 
     def _land_valid(self) -> dict[int, int]:
         """Buffer the batch's valid events not landed before in this run (the first copy in
-        file, line and batch order wins); the landed count per file."""
+        file, line and batch order wins); the landed count per file.
+
+        Every join here builds its hash table on the batch's side, never on `seen` (which grows
+        to one row per event of the run), and the window that picks the first copy sees only
+        the ids that occur more than once in the batch.
+        """
         columns = ", ".join(EVENT_SCHEMA.names)
+        self.con.execute(
+            """
+            create or replace temp table repeated as
+            with batch_keys as (
+                select k, count(*) as copies from judged where reason is null group by k
+            )
+            select batch_keys.k, batch_keys.copies, seen.k is not null as landed_before
+            from batch_keys
+            left join seen on batch_keys.k = seen.k
+            where batch_keys.copies > 1 or seen.k is not null
+            """
+        )
         kept = self.con.execute(
             f"""
+            with losing_copies as (
+                select file_seq, line_number, batch_index
+                from (
+                    select
+                        judged.file_seq,
+                        judged.line_number,
+                        judged.batch_index,
+                        repeated.landed_before,
+                        row_number() over (
+                            partition by judged.k
+                            order by judged.file_seq, judged.line_number, judged.batch_index
+                        ) as copy_rank
+                    from judged
+                    inner join repeated on judged.k = repeated.k
+                    where judged.reason is null
+                )
+                where landed_before or copy_rank > 1
+            )
             select {columns}, file_seq, event_timestamp::date as event_date
             from judged
-            where reason is null and k not in (select k from seen)
-            qualify row_number() over (
-                partition by k order by file_seq, line_number, batch_index nulls first
-            ) = 1
+            where reason is null
+            and not exists (
+                select 1 from losing_copies
+                where losing_copies.file_seq = judged.file_seq
+                and losing_copies.line_number = judged.line_number
+                and losing_copies.batch_index is not distinct from judged.batch_index
+            )
             """
         ).to_arrow_table()
-        self.con.execute("insert into seen select distinct k from judged where reason is null")
+        self.con.execute(
+            "insert into seen select k from judged where reason is null "
+            "and k not in (select k from repeated where landed_before) "
+            "group by k"
+        )
         landed: dict[int, int] = {}
         if kept.num_rows:
             for row in kept.group_by("file_seq").aggregate([("file_seq", "count")]).to_pylist():
@@ -529,8 +570,13 @@ def _ingest_files(
             report.finished_at = now
             log.info(
                 "[%d/%d] %s: read %d, landed %d, quarantined %d, duplicates %d",
-                seq + 1, len(files), report.source_file, report.lines_read,
-                report.events_landed, report.quarantined, report.duplicates,
+                seq + 1,
+                len(files),
+                report.source_file,
+                report.lines_read,
+                report.events_landed,
+                report.quarantined,
+                report.duplicates,
             )
         finished.clear()
 

@@ -146,7 +146,8 @@ def _split_with_bad_utf8(lines: pa.Array, line_numbers: np.ndarray, blank: int) 
                     number,
                     None,
                     Reason.INVALID_JSON,
-                    f"line is not valid UTF-8 (byte {exc.start}: {value[exc.start:exc.start+1]!r})",
+                    f"line is not valid UTF-8 "
+                    f"(byte {exc.start}: {value[exc.start : exc.start + 1]!r})",
                     truncate_raw(text),
                     len(value.rstrip(b"\r\n")),
                 )

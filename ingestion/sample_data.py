@@ -230,27 +230,42 @@ class _Simulation:
             "created_at": t.isoformat(timespec="seconds"),
         }
         self.stream.emit(
-            t, "identify", user_id=user_id, anonymous_id=device.anonymous_id, traits=traits,
+            t,
+            "identify",
+            user_id=user_id,
+            anonymous_id=device.anonymous_id,
+            traits=traits,
             context=_context(device, "/signup", referrer, campaign),
         )
         self.track(t + timedelta(seconds=1), user_id, device, "signed_up", {"plan": plan})
         if legacy_id is not None:
             self.stream.emit(
-                t + timedelta(seconds=2), "alias", user_id=user_id,
+                t + timedelta(seconds=2),
+                "alias",
+                user_id=user_id,
                 extra={"previousId": legacy_id},
             )
         if index == self.o.first_user:
             self.shared_device = device
         group_id = f"org_{company.lower()}"
         self.stream.emit(
-            t + timedelta(seconds=5), "group", user_id=user_id, anonymous_id=device.anonymous_id,
-            extra={"groupId": group_id}, traits={"name": company, "industry": "software"},
+            t + timedelta(seconds=5),
+            "group",
+            user_id=user_id,
+            anonymous_id=device.anonymous_id,
+            extra={"groupId": group_id},
+            traits={"name": company, "industry": "software"},
         )
         activated = rng.random() < 0.6
         if activated:
             t_act = t + timedelta(minutes=rng.uniform(2, 600))
-            self.track(t_act, user_id, device, "project_created", {"template": rng.choice(
-                ["blank", "web_analytics", "saas_metrics"])})
+            self.track(
+                t_act,
+                user_id,
+                device,
+                "project_created",
+                {"template": rng.choice(["blank", "web_analytics", "saas_metrics"])},
+            )
         bought_at: datetime | None = None
         if activated and rng.random() < 0.45:
             bought_at = t + timedelta(hours=rng.uniform(1, 24 * 10))
@@ -281,7 +296,10 @@ class _Simulation:
 
     def page(self, t, user_id, device: _Device, path, referrer, campaign) -> None:
         self.stream.emit(
-            t, "page", user_id=user_id, anonymous_id=device.anonymous_id,
+            t,
+            "page",
+            user_id=user_id,
+            anonymous_id=device.anonymous_id,
             name=path.strip("/").split("/")[-1].title() or "Home",
             properties={"path": path, "referrer": referrer, "title": f"paw sample {path}"},
             context=_context(device, path, referrer, campaign),
@@ -289,21 +307,37 @@ class _Simulation:
 
     def track(self, t, user_id, device: _Device | None, event, properties) -> None:
         self.stream.emit(
-            t, "track", user_id=user_id, anonymous_id=device.anonymous_id if device else None,
-            event=event, properties=properties, context=_context(device, None, "", None),
+            t,
+            "track",
+            user_id=user_id,
+            anonymous_id=device.anonymous_id if device else None,
+            event=event,
+            properties=properties,
+            context=_context(device, None, "", None),
         )
 
     def order(self, t, user_id, plan, price) -> None:
         # Server-side: a user id only, no device, no anonymous id.
         seats = self.rng.randint(1, 10)
         self.stream.emit(
-            t, "track", user_id=user_id, event="order_completed",
-            properties={"order_id": self.stream.new_id()[:12], "plan": plan,
-                        "revenue": round(price * seats, 2), "currency": "USD", "seats": seats},
+            t,
+            "track",
+            user_id=user_id,
+            event="order_completed",
+            properties={
+                "order_id": self.stream.new_id()[:12],
+                "plan": plan,
+                "revenue": round(price * seats, 2),
+                "currency": "USD",
+                "seats": seats,
+            },
             context={"library": {"name": "analytics-python", "version": "2.3.0"}},
         )
         self.stream.emit(
-            t + timedelta(seconds=1), "track", user_id=user_id, event="invoice_paid",
+            t + timedelta(seconds=1),
+            "track",
+            user_id=user_id,
+            event="invoice_paid",
             namespace="billing",
             properties={"amount": round(price * seats, 2), "currency": "USD"},
         )
@@ -313,8 +347,13 @@ class _Simulation:
         t = self.session_start(day)
         self.track(t, user_id, device, "logged_in", {"method": rng.choice(["password", "sso"])})
         if rng.random() < 0.3:
-            self.track(t, user_id, device, "experiment_viewed",
-                       {"experiment": experiment, "variant": variant})
+            self.track(
+                t,
+                user_id,
+                device,
+                "experiment_viewed",
+                {"experiment": experiment, "variant": variant},
+            )
         for _ in range(rng.randint(1, 8)):
             t += timedelta(seconds=rng.uniform(10, 600))
             if rng.random() < 0.5:
@@ -325,22 +364,36 @@ class _Simulation:
             self.track(t, user_id, device, "nps_submitted", {"score": rng.randint(0, 10)})
         if rng.random() < 0.5:
             self.stream.emit(
-                t, "track", user_id=user_id, event="usage_recorded", namespace="billing",
+                t,
+                "track",
+                user_id=user_id,
+                event="usage_recorded",
+                namespace="billing",
                 properties={"metric": "events_ingested", "quantity": rng.randint(100, 100000)},
             )
         if rng.random() < 0.2:
             self.stream.emit(
-                t, "track", user_id=user_id, event="api_request", namespace="infra",
-                properties={"endpoint": rng.choice(["/v1/query", "/v1/ingest"]),
-                            "status": rng.choice([200, 200, 200, 429, 500]),
-                            "latency_ms": rng.randint(5, 900)},
+                t,
+                "track",
+                user_id=user_id,
+                event="api_request",
+                namespace="infra",
+                properties={
+                    "endpoint": rng.choice(["/v1/query", "/v1/ingest"]),
+                    "status": rng.choice([200, 200, 200, 429, 500]),
+                    "latency_ms": rng.randint(5, 900),
+                },
             )
         # Skewed device clock on a share of sessions: the device is 2 hours fast, and the
         # sentAt/receivedAt pair tells how much.
         if rng.random() < 0.01:
             self.stream.emit(
-                t, "track", user_id=user_id, anonymous_id=device.anonymous_id,
-                event="feature_used", properties={"feature": "dashboards"},
+                t,
+                "track",
+                user_id=user_id,
+                anonymous_id=device.anonymous_id,
+                event="feature_used",
+                properties={"feature": "dashboards"},
                 skew_seconds=7200,
             )
 
@@ -352,8 +405,9 @@ class _Simulation:
         makers = [
             lambda r: r[: len(r) // 2],  # truncated line: invalid_json
             lambda r: b'"just a string"',
-            lambda r: r.replace(b'"userId":"', b'"userId":"null","x":"', 1)
-            .replace(b'"anonymousId":"', b'"anonymous":"', 1),  # placeholder ids only
+            lambda r: r.replace(b'"userId":"', b'"userId":"null","x":"', 1).replace(
+                b'"anonymousId":"', b'"anonymous":"', 1
+            ),  # placeholder ids only
             lambda r: r.replace(b'"properties":{', b'"properties":"oops","p":{', 1),
             lambda r: r.replace(b'"type":"', b'"type":"x', 1),
         ]
@@ -436,6 +490,11 @@ def generate(storage: Storage, options: GenerateOptions) -> GenerateReport:
     )
     log.info(
         "generated %d lines in %d files (%s to %s): %d bad on purpose, %d redelivered",
-        report.events, files, sim.start, sim.end, report.bad_lines, report.redeliveries,
+        report.events,
+        files,
+        sim.start,
+        sim.end,
+        report.bad_lines,
+        report.redeliveries,
     )
     return report

@@ -249,8 +249,10 @@ select
         when 'missing_event_name' then 'track call has no event name'
         when 'missing_previous_id' then 'alias call has no previousId'
         when 'invalid_timestamp' then time_error
-        when 'timestamp_out_of_range' then 'event time ' || strftime(t_event, '%Y-%m-%dT%H:%M:%SZ')
-            || case when t_event < timestamp '{MIN_EVENT_TIMESTAMP}' then ' is before {MIN_EVENT_TIMESTAMP}'
+        when 'timestamp_out_of_range' then 'event time '
+            || strftime(t_event, '%Y-%m-%dT%H:%M:%SZ')
+            || case when t_event < timestamp '{MIN_EVENT_TIMESTAMP}'
+                then ' is before {MIN_EVENT_TIMESTAMP}'
                 else ' is more than {MAX_FUTURE_SKEW_HOURS} hours after it was received' end
     end as error,
     case when reason is not null then left(rtrim(line, chr(13) || chr(10)), {RAW_LINE_LIMIT}) end
@@ -286,7 +288,9 @@ select
     $ingested_at as ingested_at,
     case
         when v_type in ('page', 'screen') and v_name is not null
-            then json_merge_patch(json_object('name', v_name), coalesce(j_properties, '{{}}'))::varchar
+            then json_merge_patch(
+                json_object('name', v_name), coalesce(j_properties, '{{}}')
+            )::varchar
         else j_properties
     end as properties,
     j_traits as traits,

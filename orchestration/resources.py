@@ -1,6 +1,5 @@
 """Resources: paw's settings, read from the environment when a run starts (never at import)."""
 
-
 import dagster as dg
 
 from paw.settings import Settings

@@ -1,6 +1,5 @@
 """What runs when: the pipeline job, the nightly schedule and the landing-zone sensor."""
 
-
 import hashlib
 import os
 
@@ -21,7 +20,7 @@ DEFAULT_NIGHTLY_CRON = "0 2 * * *"
 WRITER_TAG = {"paw/writer": "true"}
 
 
-def pipeline_job() :
+def pipeline_job():
     return dg.define_asset_job(
         PIPELINE_JOB,
         selection=dg.AssetSelection.all(),
@@ -30,7 +29,7 @@ def pipeline_job() :
     )
 
 
-def ingestion_job() :
+def ingestion_job():
     return dg.define_asset_job(
         INGESTION_JOB,
         selection=dg.AssetSelection.assets(LAKE_EVENTS, LAKE_QUARANTINE, LAKE_MANIFEST),

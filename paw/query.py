@@ -30,8 +30,8 @@ def run_query(warehouse_path: str, query: str, max_rows: int = 40) -> str:
 
 
 def _render(relation: duckdb.DuckDBPyRelation, max_rows: int) -> str:
-    import io
     import contextlib
+    import io
 
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):

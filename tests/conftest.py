@@ -51,7 +51,7 @@ def query_lake(lake: Path, sql: str) -> list[dict]:
     """Read the lake as its readers do: only files of committed runs."""
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
-    runs = "(select run_id from read_parquet('{}/_manifest/*.parquet'))".format(lake)
+    runs = f"(select run_id from read_parquet('{lake}/_manifest/*.parquet'))"
     pattern = r"part-([0-9]{8}T[0-9]{6}Z-[0-9a-f]{8})\.parquet"
     for name in ("events", "quarantine"):
         files = list((lake / name).glob("*/*.parquet"))

@@ -20,7 +20,7 @@ from tests.dbt_helpers import DBT_PROJECT, run_dbt
 
 
 def test_step_output_is_the_last_json_line():
-    out = "log line\n{\"seconds\": 1.5, \"peak_rss_mb\": 300.0, \"extra\": {\"rows\": 3}}\n"
+    out = 'log line\n{"seconds": 1.5, "peak_rss_mb": 300.0, "extra": {"rows": 3}}\n'
     assert parse_step_output(out) == Sample(1.5, 300.0, {"rows": 3})
     with pytest.raises(ValueError):
         parse_step_output("nothing here")
@@ -34,23 +34,37 @@ def test_medians_ratios_and_rates():
 
 
 def test_model_timings_keep_models_and_seeds_only():
-    run_results = {"results": [
-        {"unique_id": "model.paw.fct_sessions", "execution_time": 2.5},
-        {"unique_id": "seed.paw.funnels", "execution_time": 0.1},
-        {"unique_id": "test.paw.unique_fct_sessions_session_id.abc", "execution_time": 9.0},
-        {"unique_id": "unit_test.paw.fct_rfm.case", "execution_time": 9.0},
-    ]}
+    run_results = {
+        "results": [
+            {"unique_id": "model.paw.fct_sessions", "execution_time": 2.5},
+            {"unique_id": "seed.paw.funnels", "execution_time": 0.1},
+            {"unique_id": "test.paw.unique_fct_sessions_session_id.abc", "execution_time": 9.0},
+            {"unique_id": "unit_test.paw.fct_rfm.case", "execution_time": 9.0},
+        ]
+    }
     timings = model_timings(run_results)
     assert timings == {"fct_sessions": 2.5, "funnels": 0.1}
-    assert insight_seconds({"int_sessionized_activity": 1.0, "fct_sessions": 2.5, "agg_retention": 4.0}) == {
-        "sessions": 3.5, "funnel": 0.0, "weekly_retention": 4.0,
+    assert insight_seconds(
+        {"int_sessionized_activity": 1.0, "fct_sessions": 2.5, "agg_retention": 4.0}
+    ) == {
+        "sessions": 3.5,
+        "funnel": 0.0,
+        "weekly_retention": 4.0,
     }
 
 
 def test_compare_names_every_difference():
-    paw = {"sessions": 10, "funnel_users": {"f:1": 5, "f:2": 3}, "weekly_retention": {"2024-01-01:0": 4}}
+    paw = {
+        "sessions": 10,
+        "funnel_users": {"f:1": 5, "f:2": 3},
+        "weekly_retention": {"2024-01-01:0": 4},
+    }
     assert compare(paw, json.loads(json.dumps(paw))) == []
-    peer = {"sessions": 11, "funnel_users": {"f:1": 5}, "weekly_retention": {"2024-01-01:0": 4, "2024-01-01:1": 1}}
+    peer = {
+        "sessions": 11,
+        "funnel_users": {"f:1": 5},
+        "weekly_retention": {"2024-01-01:0": 4, "2024-01-01:1": 1},
+    }
     problems = compare(paw, peer)
     assert any("sessions" in p for p in problems)
     assert any("f:2" in p for p in problems)
@@ -60,18 +74,37 @@ def test_compare_names_every_difference():
 def test_the_report_says_plainly_when_a_target_is_missed():
     sample = {"median_seconds": 10.0, "peak_rss_mb": 2048.0, "runs_seconds": [10.0], "extra": {}}
     results = {
-        "machine": {"cores": 2, "memory_gb": 24, "platform": "linux", "python": "3.11", "duckdb": "1.5.5"},
+        "machine": {
+            "cores": 2,
+            "memory_gb": 24,
+            "platform": "linux",
+            "python": "3.11",
+            "duckdb": "1.5.5",
+        },
         "runs": 3,
-        "sizes": {"1m": {
-            "events": 1_000_000, "landing_files": 100,
-            "ingestion": {"paw": sample, "floor": {**sample, "median_seconds": 2.0},
-                          "paw_events_per_second": 100_000, "floor_events_per_second": 500_000, "ratio": 5.0},
-            "build": {"paw": sample, "floor": {**sample, "median_seconds": 0.5}, "ratio": 20.0,
-                      "model_seconds": {"fct_sessions": 1.0}},
-            "insights": {"sessions": {"paw_seconds": 1.0, "chdb_seconds": 1.0, "ratio": 1.0}},
-            "peer_matches": True, "mismatches": [],
-            "query_seconds": {"q": 0.01},
-        }},
+        "sizes": {
+            "1m": {
+                "events": 1_000_000,
+                "landing_files": 100,
+                "ingestion": {
+                    "paw": sample,
+                    "floor": {**sample, "median_seconds": 2.0},
+                    "paw_events_per_second": 100_000,
+                    "floor_events_per_second": 500_000,
+                    "ratio": 5.0,
+                },
+                "build": {
+                    "paw": sample,
+                    "floor": {**sample, "median_seconds": 0.5},
+                    "ratio": 20.0,
+                    "model_seconds": {"fct_sessions": 1.0},
+                },
+                "insights": {"sessions": {"paw_seconds": 1.0, "chdb_seconds": 1.0, "ratio": 1.0}},
+                "peer_matches": True,
+                "mismatches": [],
+                "query_seconds": {"q": 0.01},
+            }
+        },
     }
     text = render(results)
     assert "ingestion ≥ 200,000 events/s | 100,000/s | **missed**" in text
@@ -88,19 +121,26 @@ def test_the_peer_reproduces_paws_sessions_funnels_and_retention(tmp_path):
         "PAW_LAKE_URL": str(tmp_path / "lake"),
         "PAW_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
     }
-    generate(LocalStorage(tmp_path / "landing"), GenerateOptions(users=250, days=30, end_date=date(2024, 4, 30)))
+    generate(
+        LocalStorage(tmp_path / "landing"),
+        GenerateOptions(users=250, days=30, end_date=date(2024, 4, 30)),
+    )
     land_events(Settings.from_env(env))
-    result = run_dbt(["build", "--exclude", "resource_type:test", "resource_type:unit_test"], env=env)
+    result = run_dbt(
+        ["build", "--exclude", "resource_type:test", "resource_type:unit_test"], env=env
+    )
     assert result.success, result.output
     person_map = tmp_path / "map.parquet"
     with duckdb.connect(env["PAW_WAREHOUSE"], read_only=True) as con:
         con.execute(f"copy (select event_id, person_id from marts.fct_events) to '{person_map}'")
-    peer, timings = run_peer(PeerInputs(
-        lake=env["PAW_LAKE_URL"],
-        person_map=str(person_map),
-        funnels_csv=str(DBT_PROJECT / "seeds" / "funnels.csv"),
-        funnel_steps_csv=str(DBT_PROJECT / "seeds" / "funnel_steps.csv"),
-    ))
+    peer, timings = run_peer(
+        PeerInputs(
+            lake=env["PAW_LAKE_URL"],
+            person_map=str(person_map),
+            funnels_csv=str(DBT_PROJECT / "seeds" / "funnels.csv"),
+            funnel_steps_csv=str(DBT_PROJECT / "seeds" / "funnel_steps.csv"),
+        )
+    )
     mine = paw_insights(env["PAW_WAREHOUSE"])
     assert mine["sessions"] > 0 and mine["funnel_users"] and mine["weekly_retention"]
     assert compare(mine, peer) == []

@@ -27,11 +27,16 @@ def built(tmp_path_factory) -> tuple[Settings, Path]:
         "PAW_WAREHOUSE": str(root / "warehouse.duckdb"),
     }
     settings = Settings.from_env(env)
-    generate(LocalStorage(root / "landing"), GenerateOptions(users=400, days=45, end_date=date(2024, 6, 30)))
+    generate(
+        LocalStorage(root / "landing"),
+        GenerateOptions(users=400, days=45, end_date=date(2024, 6, 30)),
+    )
     land_events(settings)
     result = run_dbt(["build"], env=env)
     assert result.success, result.output
-    assert "ERROR=0" in result.output and "unit_test" not in result.output.split("Done.")[-1].lower()
+    assert (
+        "ERROR=0" in result.output and "unit_test" not in result.output.split("Done.")[-1].lower()
+    )
     return settings, root
 
 
@@ -42,7 +47,9 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
 def test_schemas_are_exactly_staging_intermediate_and_marts(built):
     settings, _ = built
     con = connect(settings)
-    schemas = {r[0] for r in con.execute("select distinct schema_name from duckdb_tables()").fetchall()}
+    schemas = {
+        r[0] for r in con.execute("select distinct schema_name from duckdb_tables()").fetchall()
+    }
     assert schemas == {"staging", "intermediate", "marts"}
 
 
@@ -50,7 +57,9 @@ def test_every_staged_activity_event_is_in_fct_events_once(built):
     settings, _ = built
     con = connect(settings)
     staged = con.execute("select count(*) from staging.stg_events where is_activity").fetchone()[0]
-    facts, distinct = con.execute("select count(*), count(distinct event_id) from marts.fct_events").fetchone()
+    facts, distinct = con.execute(
+        "select count(*), count(distinct event_id) from marts.fct_events"
+    ).fetchone()
     assert staged == facts == distinct
 
 
@@ -59,7 +68,8 @@ def test_sessions_respect_the_timeout_from_outside_dbt(built):
     con = connect(settings)
     # Recompute sessions in Python from fct_events and compare counts per person.
     rows = con.execute(
-        "select person_id, event_timestamp from marts.fct_events order by person_id, event_timestamp, event_id"
+        "select person_id, event_timestamp from marts.fct_events "
+        "order by person_id, event_timestamp, event_id"
     ).fetchall()
     expected: dict[str, int] = {}
     last: dict[str, object] = {}
@@ -67,9 +77,16 @@ def test_sessions_respect_the_timeout_from_outside_dbt(built):
         if person not in last or (ts - last[person]).total_seconds() > 30 * 60:
             expected[person] = expected.get(person, 0) + 1
         last[person] = ts
-    actual = dict(con.execute("select person_id, count(*) from marts.fct_sessions group by 1").fetchall())
+    actual = dict(
+        con.execute("select person_id, count(*) from marts.fct_sessions group by 1").fetchall()
+    )
     assert actual == expected
-    assert con.execute("select count(*) from marts.fct_sessions where is_bounce <> (event_count = 1)").fetchone()[0] == 0
+    assert (
+        con.execute(
+            "select count(*) from marts.fct_sessions where is_bounce <> (event_count = 1)"
+        ).fetchone()[0]
+        == 0
+    )
 
 
 def test_identity_stitching_on_the_sample_story(built):
@@ -111,7 +128,8 @@ def test_funnel_steps_are_monotonic_and_consistent_with_progress(built):
         assert users[0] > 0
     for name, step, users in steps:
         reached = con.execute(
-            "select count(*) from marts.fct_funnel_progress where funnel_name = ? and max_step >= ?",
+            "select count(*) from marts.fct_funnel_progress "
+            "where funnel_name = ? and max_step >= ?",
             [name, step],
         ).fetchone()[0]
         assert reached == users
@@ -128,9 +146,13 @@ def test_retention_day_zero_is_everyone_and_grains_agree_on_cohort_sizes(built):
     )
     persons = con.execute("select count(distinct person_id) from marts.fct_events").fetchone()[0]
     assert totals == {"day": persons, "week": persons, "month": persons}
-    assert con.execute(
-        "select count(*) from marts.agg_retention where period_number = 0 and retention_rate <> 1"
-    ).fetchone()[0] == 0
+    assert (
+        con.execute(
+            "select count(*) from marts.agg_retention "
+            "where period_number = 0 and retention_rate <> 1"
+        ).fetchone()[0]
+        == 0
+    )
 
 
 def test_a_rebuild_of_the_same_lake_gives_the_same_marts(built, tmp_path):
@@ -139,7 +161,14 @@ def test_a_rebuild_of_the_same_lake_gives_the_same_marts(built, tmp_path):
     result = run_dbt(["build"], env={**settings.dbt_env(), "PAW_WAREHOUSE": str(other)})
     assert result.success, result.output
     a, b = connect(settings), duckdb.connect(str(other), read_only=True)
-    for table in ["fct_sessions", "fct_events", "dim_persons", "agg_retention", "fct_rfm", "agg_funnel_steps"]:
+    for table in [
+        "fct_sessions",
+        "fct_events",
+        "dim_persons",
+        "agg_retention",
+        "fct_rfm",
+        "agg_funnel_steps",
+    ]:
         query = f"select * from marts.{table} order by all"
         assert a.execute(query).fetchall() == b.execute(query).fetchall(), table
 
@@ -164,7 +193,9 @@ def test_redelivery_across_runs_keeps_the_copy_received_first(tmp_path):
     result = run_dbt(["run", "--select", "stg_events"], env=env)
     assert result.success, result.output
     con = duckdb.connect(env["PAW_WAREHOUSE"], read_only=True)
-    assert con.execute("select properties from staging.stg_events").fetchall() == [('{"copy":"early"}',)]
+    assert con.execute("select properties from staging.stg_events").fetchall() == [
+        ('{"copy":"early"}',)
+    ]
 
 
 def test_a_bad_funnel_seed_fails_a_named_test(tmp_path):
@@ -186,8 +217,15 @@ def test_a_bad_funnel_seed_fails_a_named_test(tmp_path):
     import sys
 
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "build", "--select", "resource_type:seed",
-         "assert_funnel_steps_have_no_gaps", "--profiles-dir", str(project)],
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "build",
+            "--select",
+            "resource_type:seed",
+            "assert_funnel_steps_have_no_gaps",
+            "--profiles-dir",
+            str(project),
+        ],
         cwd=project,
         env={**os.environ, "PAW_WAREHOUSE": str(tmp_path / "wh.duckdb")},
         capture_output=True,

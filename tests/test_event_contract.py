@@ -71,9 +71,7 @@ def test_oversized_raw_text_is_truncated_in_the_quarantine(paw_env: PawEnv):
 
 def test_invalid_utf8_is_quarantined_and_good_lines_around_it_land(paw_env: PawEnv):
     bad = b'{"type": "track", "event": "caf\xe9", "userId": "u"}'
-    paw_env.write_lines(
-        "mixed.ndjson", [event(messageId="a"), bad, event(messageId="b")]
-    )
+    paw_env.write_lines("mixed.ndjson", [event(messageId="a"), bad, event(messageId="b")])
     report = land_events(paw_env.settings)
     assert report.events_landed == 2
     [row] = paw_env.quarantine()
@@ -150,7 +148,9 @@ def test_camel_and_snake_case_spellings_name_the_same_fields(paw_env: PawEnv):
     assert rows["camel"]["event_name"] == "group"
 
 
-@pytest.mark.parametrize("placeholder", ["", " null ", "undefined", "Anonymous", "GUEST", "none", "nil", "0", "-1"])
+@pytest.mark.parametrize(
+    "placeholder", ["", " null ", "undefined", "Anonymous", "GUEST", "none", "nil", "0", "-1"]
+)
 def test_placeholder_ids_count_as_absent(paw_env: PawEnv, placeholder):
     ingest(
         paw_env,
@@ -170,7 +170,9 @@ def test_page_and_screen_names_and_default_namespace(paw_env: PawEnv):
     ingest(
         paw_env,
         [
-            event(messageId="p", type="page", event=None, name="Pricing", properties={"path": "/p"}),
+            event(
+                messageId="p", type="page", event=None, name="Pricing", properties={"path": "/p"}
+            ),
             event(messageId="s", type="screen", event=None, name="Home", properties=None),
             event(messageId="b", namespace="billing"),
         ],
@@ -198,7 +200,9 @@ def test_missing_ids_are_derived_from_content_so_redeliveries_match(paw_env: Paw
 def test_batch_envelope_applies_its_sent_at_and_context(paw_env: PawEnv):
     envelope = {
         "batch": [
-            event(messageId="b1", timestamp="2024-03-01T10:00:00Z", receivedAt="2024-03-01T10:00:10Z"),
+            event(
+                messageId="b1", timestamp="2024-03-01T10:00:00Z", receivedAt="2024-03-01T10:00:10Z"
+            ),
             event(
                 messageId="b2",
                 timestamp="2024-03-01T10:00:00Z",
@@ -235,7 +239,12 @@ def test_pretty_printed_batch_file(paw_env: PawEnv):
 def test_blank_lines_are_not_events_and_crlf_is_fine(paw_env: PawEnv):
     path = paw_env.landing / "crlf.ndjson"
     path.write_bytes(
-        (json.dumps(event(messageId="a")) + "\r\n\r\n   \n" + json.dumps(event(messageId="b")) + "\r\n").encode()
+        (
+            json.dumps(event(messageId="a"))
+            + "\r\n\r\n   \n"
+            + json.dumps(event(messageId="b"))
+            + "\r\n"
+        ).encode()
     )
     report = land_events(paw_env.settings)
     assert (report.lines_read, report.events_landed) == (2, 2)

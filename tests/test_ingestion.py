@@ -99,9 +99,13 @@ def test_a_new_file_with_redeliveries_lands_only_new_events_in_the_lake_run(paw_
 
 def test_landing_files_are_never_modified(paw_env: PawEnv):
     generate(LocalStorage(paw_env.landing), OPTIONS)
-    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in paw_env.landing.rglob("*") if p.is_file()}
+    before = {
+        p: (p.stat().st_mtime_ns, p.read_bytes()) for p in paw_env.landing.rglob("*") if p.is_file()
+    }
     land_events(paw_env.settings)
-    after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in paw_env.landing.rglob("*") if p.is_file()}
+    after = {
+        p: (p.stat().st_mtime_ns, p.read_bytes()) for p in paw_env.landing.rglob("*") if p.is_file()
+    }
     assert after == before
 
 
@@ -159,19 +163,29 @@ def test_a_run_killed_between_writes_then_rerun_loses_and_duplicates_nothing(
     rerun = land_events(paw_env.settings)
     assert rerun.reconciles
     ids = [e["event_id"] for e in paw_env.lake_events()]
-    expected = [e["event_id"] for e in query_lake(Path(reference_env["PAW_LAKE_URL"]), "select event_id from events order by event_id")]
+    expected = [
+        e["event_id"]
+        for e in query_lake(
+            Path(reference_env["PAW_LAKE_URL"]), "select event_id from events order by event_id"
+        )
+    ]
     assert sorted(ids) == sorted(expected)
     assert len(ids) == len(set(ids))
     # No orphan is left for a naive reader either: every Parquet file belongs to a committed run.
-    raw_count = duckdb.connect().sql(
-        f"select count(*) from read_parquet('{paw_env.lake}/events/*/*.parquet')"
-    ).fetchone()[0]
+    raw_count = (
+        duckdb.connect()
+        .sql(f"select count(*) from read_parquet('{paw_env.lake}/events/*/*.parquet')")
+        .fetchone()[0]
+    )
     assert raw_count == len(ids)
     assert not list(paw_env.lake.glob(".tmp/*"))
 
 
 def test_a_large_file_streams_through_in_chunks(paw_env: PawEnv):
-    lines = [event(messageId=f"m{i}", timestamp=f"2024-03-{1 + i % 28:02d}T10:00:00Z") for i in range(5000)]
+    lines = [
+        event(messageId=f"m{i}", timestamp=f"2024-03-{1 + i % 28:02d}T10:00:00Z")
+        for i in range(5000)
+    ]
     lines.insert(2500, "not json")
     lines.append(event(messageId="m10"))  # a duplicate in a later chunk
     paw_env.write_lines("big.ndjson.gz", lines)
@@ -207,6 +221,8 @@ def test_a_second_writer_is_refused_with_a_clear_message(paw_env: PawEnv):
     from ingestion.storage import LockHeldError
 
     lake = LocalStorage(paw_env.lake)
-    with lake.lock("_lock", "someone-else"):
-        with pytest.raises(LockHeldError, match="held by another writer"):
-            land_events(paw_env.settings)
+    with (
+        lake.lock("_lock", "someone-else"),
+        pytest.raises(LockHeldError, match="held by another writer"),
+    ):
+        land_events(paw_env.settings)

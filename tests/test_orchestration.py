@@ -68,7 +68,12 @@ def test_the_graph_holds_every_dbt_model_the_checks_and_the_schedule():
         if node["resource_type"] in ("model", "seed"):
             layer = "staging" if node["resource_type"] == "seed" else node["fqn"][1]
             assert f"{layer}/{node['name']}" in keys, node["name"]
-    assert {"lake/events", "lake/quarantine", "lake/ingestion_manifest", "warehouse/published"} <= keys
+    assert {
+        "lake/events",
+        "lake/quarantine",
+        "lake/ingestion_manifest",
+        "warehouse/published",
+    } <= keys
 
     check_names = {key.name for key in graph.asset_check_keys}
     assert {"lines_reconcile", "quarantine_rate", "lake_freshness"} <= check_names
@@ -76,8 +81,10 @@ def test_the_graph_holds_every_dbt_model_the_checks_and_the_schedule():
     dbt_tests = [n for n in manifest["nodes"].values() if n["resource_type"] == "test"]
     assert len(check_names) >= len(dbt_tests) // 2  # dbt tests arrive as asset checks
 
-    groups = {graph.get(dg.AssetKey(["marts", "fct_sessions"])).group_name,
-              graph.get(dg.AssetKey(["staging", "stg_events"])).group_name}
+    groups = {
+        graph.get(dg.AssetKey(["marts", "fct_sessions"])).group_name,
+        graph.get(dg.AssetKey(["staging", "stg_events"])).group_name,
+    }
     assert groups == {"marts", "staging"}
     spec = graph.get(dg.AssetKey(["marts", "fct_sessions"]))
     assert "session" in (spec.description or "").lower()
@@ -135,8 +142,18 @@ def test_bad_input_over_ten_percent_fails_the_blocking_check_and_keeps_the_wareh
     root, settings = _copy(first_run, tmp_path, monkeypatch)
     warehouse = Path(settings.warehouse_path)
     before = warehouse.read_bytes()
-    good = [json.dumps({"type": "track", "event": "late", "userId": f"u{i}", "messageId": f"late{i}",
-                        "timestamp": "2024-01-01T00:00:00Z"}) for i in range(80)]
+    good = [
+        json.dumps(
+            {
+                "type": "track",
+                "event": "late",
+                "userId": f"u{i}",
+                "messageId": f"late{i}",
+                "timestamp": "2024-01-01T00:00:00Z",
+            }
+        )
+        for i in range(80)
+    ]
     bad = ["{broken json"] * 20  # 20% of the new run's lines
     (root / "landing" / "incoming.ndjson").write_text("\n".join(good + bad) + "\n")
 
@@ -145,10 +162,17 @@ def test_bad_input_over_ten_percent_fails_the_blocking_check_and_keeps_the_wareh
     assert any("quarantine_rate" in f for f in result.failures), result.summary()
     assert warehouse.read_bytes() == before  # the last good warehouse, unchanged
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        assert con.execute("select count(*) from marts.fct_events where event_name = 'late'").fetchone()[0] == 0
+        assert (
+            con.execute(
+                "select count(*) from marts.fct_events where event_name = 'late'"
+            ).fetchone()[0]
+            == 0
+        )
 
 
-def test_cli_run_exits_non_zero_and_names_the_failed_check(first_run, tmp_path, monkeypatch, capsys):
+def test_cli_run_exits_non_zero_and_names_the_failed_check(
+    first_run, tmp_path, monkeypatch, capsys
+):
     from paw.cli import main
 
     root, _ = _copy(first_run, tmp_path, monkeypatch)
@@ -162,9 +186,18 @@ def test_an_analyst_reading_during_a_rebuild_does_not_block_it(first_run, tmp_pa
     root, settings = _copy(first_run, tmp_path, monkeypatch)
     (root / "landing" / "more.ndjson").write_text(
         "\n".join(
-            json.dumps({"type": "track", "event": "extra", "userId": f"x{i}", "messageId": f"x{i}",
-                        "timestamp": "2024-01-02T00:00:00Z"}) for i in range(50)
-        ) + "\n"
+            json.dumps(
+                {
+                    "type": "track",
+                    "event": "extra",
+                    "userId": f"x{i}",
+                    "messageId": f"x{i}",
+                    "timestamp": "2024-01-02T00:00:00Z",
+                }
+            )
+            for i in range(50)
+        )
+        + "\n"
     )
     reader = duckdb.connect(settings.warehouse_path, read_only=True)
     before = reader.execute("select count(*) from marts.fct_events").fetchone()[0]

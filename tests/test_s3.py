@@ -54,9 +54,13 @@ def s3_settings(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, request) -> S
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
-                          aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                          aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
     client.create_bucket(Bucket=bucket)
     return Settings.from_env(env)
 
@@ -109,10 +113,8 @@ def test_the_s3_lake_lock_refuses_a_second_writer(s3_settings: Settings):
     from ingestion.storage import LockHeldError
 
     lake = open_storage(s3_settings.lake_url, s3_settings.s3)
-    with lake.lock("_lock", "first"):
-        with pytest.raises(LockHeldError):
-            with lake.lock("_lock", "second"):
-                pass
+    with lake.lock("_lock", "first"), pytest.raises(LockHeldError), lake.lock("_lock", "second"):
+        pass
     with lake.lock("_lock", "third"):  # released after use
         pass
 
@@ -126,7 +128,14 @@ def test_dbt_reads_the_s3_lake_through_httpfs(s3_settings: Settings, tmp_path, m
     warehouse = tmp_path / "warehouse.duckdb"
     monkeypatch.setenv("PAW_WAREHOUSE", str(warehouse))
     result = run_dbt(
-        ["build", "--select", "stg_events", "stg_quarantined_events", "--indirect-selection", "cautious"]
+        [
+            "build",
+            "--select",
+            "stg_events",
+            "stg_quarantined_events",
+            "--indirect-selection",
+            "cautious",
+        ]
     )
     assert result.success, result.output
     import duckdb

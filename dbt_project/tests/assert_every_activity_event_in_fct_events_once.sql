@@ -2,11 +2,16 @@
 with
 
 staged as (
-    select event_id from {{ ref('stg_events') }} where is_activity
+    select event_id from {{ ref('stg_events') }}
+    where is_activity
 ),
 
 published as (
-    select event_id, count(*) as copies from {{ ref('fct_events') }} group by event_id
+    select
+        event_id,
+        count(*) as copies
+    from {{ ref('fct_events') }}
+    group by event_id
 )
 
 select

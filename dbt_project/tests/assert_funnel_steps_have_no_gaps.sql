@@ -19,6 +19,6 @@ select
     funnel_name,
     'steps of funnel ' || funnel_name || ' must be numbered 1..n without gaps; found '
     || distinct_steps || ' distinct steps between ' || first_step || ' and ' || last_step
-    as problem
+        as problem
 from per_funnel
 where first_step <> 1 or last_step <> distinct_steps

@@ -1,6 +1,5 @@
 """Every dbt model and seed as a Dagster asset; dbt tests arrive as asset checks."""
 
-
 import contextlib
 import os
 from collections.abc import Iterator

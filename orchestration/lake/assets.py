@@ -1,6 +1,5 @@
 """The lake: one Dagster multi-asset over paw's ingestion, with its data-quality checks."""
 
-
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -156,6 +155,8 @@ def lake_results(
         check_name="lake_freshness",
         passed=age <= timedelta(hours=config.freshness_warn_hours),
         severity=dg.AssetCheckSeverity.WARN,
-        description=f"newest event {newest:%Y-%m-%d %H:%M} UTC, {age.total_seconds() / 3600:.1f}h old",
+        description=(
+            f"newest event {newest:%Y-%m-%d %H:%M} UTC, {age.total_seconds() / 3600:.1f}h old"
+        ),
         metadata={"newest_event_at": newest.isoformat(), "age_hours": age.total_seconds() / 3600},
     )

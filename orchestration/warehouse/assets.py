@@ -1,6 +1,5 @@
 """Publishing the warehouse, and the checks on it that go beyond dbt's tests."""
 
-
 from pathlib import Path
 
 import dagster as dg
@@ -165,7 +164,9 @@ def _volume(
 
 
 def _names_and_keys(con: duckdb.DuckDBPyConnection) -> tuple[set[str], set[str]]:
-    names = {r[0] for r in con.execute("select distinct event_name from staging.stg_events").fetchall()}
+    names = {
+        r[0] for r in con.execute("select distinct event_name from staging.stg_events").fetchall()
+    }
     keys = {
         r[0]
         for r in con.execute(

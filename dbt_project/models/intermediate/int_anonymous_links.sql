@@ -31,13 +31,23 @@ links_from_aliases as (
     inner join user_persons on events.user_id = user_persons.user_id
     where
         events.event_type = 'alias'
-        and events.previous_id not in (select user_id from user_persons)
+        and events.previous_id not in (select known.user_id from user_persons as known)
 ),
 
 final as (
-    select distinct anonymous_id, person_id, linked_at, link_source from links_from_events
+    select distinct
+        anonymous_id,
+        person_id,
+        linked_at,
+        link_source
+    from links_from_events
     union
-    select distinct anonymous_id, person_id, linked_at, link_source from links_from_aliases
+    select distinct
+        anonymous_id,
+        person_id,
+        linked_at,
+        link_source
+    from links_from_aliases
 )
 
 select * from final

@@ -6,7 +6,10 @@ activity as (
 ),
 
 bounds as (
-    select min(event_date) as first_date, max(event_date) as last_date from activity
+    select
+        min(event_date) as first_date,
+        max(event_date) as last_date
+    from activity
 ),
 
 final as (

@@ -17,14 +17,17 @@ links as (
 ),
 
 anonymous_only_events as (
-    select event_id, anonymous_id, event_timestamp
+    select
+        event_id,
+        anonymous_id,
+        event_timestamp
     from events
     where user_id is null
 ),
 
-{#- Links and anonymous events on one timeline per anonymous id; at equal times a link comes
-    first ("at or before"). -#}
 timeline as (
+    -- links and anonymous events on one timeline per anonymous id; at equal times a link
+    -- comes first ("at or before")
     select
         anonymous_id,
         linked_at as at_time,

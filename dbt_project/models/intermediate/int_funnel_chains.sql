@@ -30,66 +30,71 @@ chains_1 as (
 ),
 {%- for k in range(2, max_steps + 1) %}
 
-timeline_{{ k }} as (
-    select
-        funnel_name,
-        person_id,
-        reached_at as at_time,
-        0 as row_kind,
-        {% for i in range(1, k) %}step_{{ i }}_at,{% endfor %}
-        conversion_window_seconds
-    from chains_{{ k - 1 }}
-    union all
-    select
-        funnel_name,
-        person_id,
-        event_timestamp as at_time,
-        1 as row_kind,
-        {% for i in range(1, k) %}cast(null as timestamp) as step_{{ i }}_at,{% endfor %}
-        cast(null as bigint) as conversion_window_seconds
-    from step_events
-    where step_number = {{ k }}
-),
+    timeline_{{ k }} as (
+        select
+            funnel_name,
+            person_id,
+            reached_at as at_time,
+            0 as row_kind,
+            {% for i in range(1, k) %}step_{{ i }}_at,
+            {% endfor %}
+            conversion_window_seconds
+        from chains_{{ k - 1 }}
+        union all
+        select
+            funnel_name,
+            person_id,
+            event_timestamp as at_time,
+            1 as row_kind,
+            {% for i in range(1, k) %}cast(null as timestamp) as step_{{ i }}_at,
+            {% endfor %}
+            cast(null as bigint) as conversion_window_seconds
+        from step_events
+        where step_number = {{ k }}
+    ),
 
-next_step_{{ k }} as (
-    select
-        *,
-        min(case when row_kind = 1 then at_time end) over (
-            partition by funnel_name, person_id
-            order by at_time, row_kind
-            rows between current row and unbounded following
-        ) as next_at
-    from timeline_{{ k }}
-),
+    next_step_{{ k }} as (
+        select
+            *,
+            min(case when row_kind = 1 then at_time end) over (
+                partition by funnel_name, person_id
+                order by at_time, row_kind
+                rows between current row and unbounded following
+            ) as next_at
+        from timeline_{{ k }}
+    ),
 
-chains_{{ k }} as (
-    select
-        funnel_name,
-        person_id,
-        {% for i in range(1, k) %}step_{{ i }}_at,{% endfor %}
-        next_at as step_{{ k }}_at,
-        next_at as reached_at,
-        conversion_window_seconds
-    from next_step_{{ k }}
-    where
-        row_kind = 0
-        and next_at is not null
-        and {{ paw_seconds_between('step_1_at', 'next_at') }} <= conversion_window_seconds
-),
+    chains_{{ k }} as (
+        select
+            funnel_name,
+            person_id,
+            {% for i in range(1, k) %}step_{{ i }}_at,
+            {% endfor %}
+            next_at as step_{{ k }}_at,
+            next_at as reached_at,
+            conversion_window_seconds
+        from next_step_{{ k }}
+        where
+            row_kind = 0
+            and next_at is not null
+            and {{ paw_seconds_between('step_1_at', 'next_at') }} <= conversion_window_seconds
+    ),
 {%- endfor %}
 
 all_chains as (
     {%- for k in range(1, max_steps + 1) %}
-    select
-        funnel_name,
-        person_id,
-        {{ k }} as max_step,
-        {% for i in range(1, max_steps + 1) %}
-        {%- if i <= k %}step_{{ i }}_at{% else %}cast(null as timestamp) as step_{{ i }}_at{% endif %}
-        {%- if not loop.last %}, {% endif %}
-        {%- endfor %}
-    from chains_{{ k }}
-    {% if not loop.last %}union all{% endif %}
+        select
+            funnel_name,
+            person_id,
+            {{ k }} as max_step,
+            {% for i in range(1, max_steps + 1) %}
+                {%- if i <= k %}
+                    step_{{ i }}_at{% else %}
+                    cast(null as timestamp) as step_{{ i }}_at{% endif %}
+                {%- if not loop.last %},{% endif %}
+            {%- endfor %}
+        from chains_{{ k }}
+        {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 ),
 
@@ -108,15 +113,15 @@ best_chains as (
 
 final as (
     {%- for i in range(1, max_steps + 1) %}
-    select
-        funnel_name,
-        person_id,
-        max_step,
-        {{ i }} as step_number,
-        step_{{ i }}_at as reached_at
-    from best_chains
-    where max_step >= {{ i }}
-    {% if not loop.last %}union all{% endif %}
+        select
+            funnel_name,
+            person_id,
+            max_step,
+            {{ i }} as step_number,
+            step_{{ i }}_at as reached_at
+        from best_chains
+        where max_step >= {{ i }}
+        {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 )
 

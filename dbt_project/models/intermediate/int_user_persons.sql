@@ -31,7 +31,7 @@ edges as (
     select user_id as from_user, previous_id as to_user from merges
 ),
 
-reachable (start_user, reached_user) as (
+reachable as (
     select distinct from_user as start_user, from_user as reached_user from edges
     union
     select reachable.start_user, edges.to_user as reached_user

@@ -24,7 +24,7 @@ step_stats as (
     select
         funnel_name,
         step_number,
-        count(distinct person_id) as users,
+        count(distinct person_id) as users,  -- noqa: RF04
         median(seconds_from_previous) as median_seconds_from_previous
     from step_durations
     group by funnel_name, step_number
@@ -35,7 +35,7 @@ with_totals as (
         funnel_steps.funnel_name,
         funnel_steps.step_number,
         funnel_steps.event_name,
-        coalesce(step_stats.users, 0) as users,
+        coalesce(step_stats.users, 0) as users,  -- noqa: RF04
         lag(coalesce(step_stats.users, 0)) over (
             partition by funnel_steps.funnel_name order by funnel_steps.step_number
         ) as previous_users,
@@ -45,8 +45,9 @@ with_totals as (
         step_stats.median_seconds_from_previous
     from funnel_steps
     left join step_stats
-        on funnel_steps.funnel_name = step_stats.funnel_name
-        and funnel_steps.step_number = step_stats.step_number
+        on
+            funnel_steps.funnel_name = step_stats.funnel_name
+            and funnel_steps.step_number = step_stats.step_number
 ),
 
 final as (

@@ -47,7 +47,8 @@ active_statuses as (
         person_id,
         case
             when period_start = first_period then 'new'
-            when previous_active_period
+            when
+                previous_active_period
                 = {{ paw_period_add('lifecycle_grain', 'period_start', -1) }} then 'returning'
             else 'resurrecting'
         end as status

@@ -23,7 +23,9 @@ data_end as (
 ),
 
 cohort_events as (
-    select person_id, event_date
+    select
+        person_id,
+        event_date
     from activity
     {%- if cohort_event %}
     where event_name = '{{ cohort_event }}'
@@ -31,7 +33,9 @@ cohort_events as (
 ),
 
 return_days as (
-    select distinct person_id, event_date
+    select distinct
+        person_id,
+        event_date
     from activity
     {%- if return_event %}
     where event_name = '{{ return_event }}'
@@ -39,7 +43,9 @@ return_days as (
 ),
 
 first_days as (
-    select person_id, min(event_date) as first_date
+    select
+        person_id,
+        min(event_date) as first_date
     from cohort_events
     group by person_id
 ),
@@ -69,13 +75,20 @@ person_returns as (
 ),
 
 cohort_sizes as (
-    select cohort_grain, cohort_start, count(*) as cohort_size
+    select
+        cohort_grain,
+        cohort_start,
+        count(*) as cohort_size
     from person_cohorts
     group by cohort_grain, cohort_start
 ),
 
 retained as (
-    select cohort_grain, cohort_start, period_number, count(distinct person_id) as retained_users
+    select
+        cohort_grain,
+        cohort_start,
+        period_number,
+        count(distinct person_id) as retained_users
     from person_returns
     group by cohort_grain, cohort_start, period_number
 ),
@@ -108,13 +121,14 @@ final as (
         coalesce(retained.retained_users, 0) as retained_users,
         coalesce(retained.retained_users, 0) * 1.0 / cohort_periods.cohort_size as retention_rate,
         {{ paw_period_add('cohort_periods.cohort_grain', 'cohort_periods.period_start', 1) }}
-            <= {{ dbt.dateadd('day', 1, 'data_end.last_activity_date') }} as is_complete
+        <= {{ dbt.dateadd('day', 1, 'data_end.last_activity_date') }} as is_complete
     from cohort_periods
     cross join data_end
     left join retained
-        on cohort_periods.cohort_grain = retained.cohort_grain
-        and cohort_periods.cohort_start = retained.cohort_start
-        and cohort_periods.period_number = retained.period_number
+        on
+            cohort_periods.cohort_grain = retained.cohort_grain
+            and cohort_periods.cohort_start = retained.cohort_start
+            and cohort_periods.period_number = retained.period_number
 )
 
 select * from final

@@ -42,9 +42,16 @@ person_summary as (
 ),
 
 person_anonymous_ids as (
-    select person_id, anonymous_id from person_events where anonymous_id is not null
+    select
+        person_id,
+        anonymous_id
+    from person_events
+    where anonymous_id is not null
     union
-    select person_id, anonymous_id from links
+    select
+        person_id,
+        anonymous_id
+    from links
 ),
 
 anonymous_id_lists as (
@@ -117,8 +124,9 @@ final as (
     left join anonymous_id_lists on person_summary.person_id = anonymous_id_lists.person_id
     left join person_traits on person_summary.person_id = person_traits.person_id
     left join first_touch
-        on person_summary.person_id = first_touch.person_id
-        and first_touch.touch_rank = 1
+        on
+            person_summary.person_id = first_touch.person_id
+            and first_touch.touch_rank = 1
 )
 
 select * from final

@@ -5,7 +5,9 @@ chains as (
 ),
 
 funnel_lengths as (
-    select funnel_name, max(step_number) as step_count
+    select
+        funnel_name,
+        max(step_number) as step_count
     from {{ ref('funnel_steps') }}
     group by funnel_name
 ),

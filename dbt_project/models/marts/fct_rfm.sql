@@ -18,8 +18,8 @@ as_of_date as (
     {%- if as_of %}
     select cast('{{ as_of }}' as date) as as_of_date
     {%- else %}
-    select cast({{ dbt.dateadd('day', 1, 'max(event_date)') }} as date) as as_of_date
-    from events
+        select cast({{ dbt.dateadd('day', 1, 'max(event_date)') }} as date) as as_of_date
+        from events
     {%- endif %}
 ),
 
@@ -56,12 +56,18 @@ measured as (
 scored as (
     select
         *,
-        cast(least(5, 1 + floor(5 * percent_rank() over (order by recency_days desc)))
-            as integer) as r_score,
-        cast(least(5, 1 + floor(5 * percent_rank() over (order by frequency asc)))
-            as integer) as f_score,
-        cast(least(5, 1 + floor(5 * percent_rank() over (order by monetary asc)))
-            as integer) as m_score
+        cast(
+            least(5, 1 + floor(5 * percent_rank() over (order by recency_days desc)))
+            as integer
+        ) as r_score,
+        cast(
+            least(5, 1 + floor(5 * percent_rank() over (order by frequency asc)))
+            as integer
+        ) as f_score,
+        cast(
+            least(5, 1 + floor(5 * percent_rank() over (order by monetary asc)))
+            as integer
+        ) as m_score
     from measured
 ),
 

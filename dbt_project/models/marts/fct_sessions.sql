@@ -17,9 +17,9 @@ sessions as (
         count(*) as event_count,
         count(case when event_name = 'page_viewed' then 1 end) as page_view_count,
         {{ paw_first_by('page_path', ['event_timestamp', 'event_id']) }}
-            filter (where event_name in ('page_viewed', 'screen_viewed')) as landing_page,
+        filter (where event_name in ('page_viewed', 'screen_viewed')) as landing_page,
         {{ paw_last_by('page_path', ['event_timestamp', 'event_id']) }}
-            filter (where event_name in ('page_viewed', 'screen_viewed')) as exit_page,
+        filter (where event_name in ('page_viewed', 'screen_viewed')) as exit_page,
         {{ paw_first_by('referrer', ['event_timestamp', 'event_id']) }} as referrer,
         {{ paw_first_by('utm_source', ['event_timestamp', 'event_id']) }} as utm_source,
         {{ paw_first_by('utm_medium', ['event_timestamp', 'event_id']) }} as utm_medium,
@@ -32,7 +32,11 @@ sessions as (
 ),
 
 session_numbers as (
-    select session_id, session_number from sessionized where is_session_start
+    select
+        session_id,
+        session_number
+    from sessionized
+    where is_session_start
 ),
 
 final as (

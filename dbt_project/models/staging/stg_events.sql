@@ -13,7 +13,9 @@ committed_runs as (
 committed_events as (
     select lake_events.*
     from lake_events
-    where {{ paw_run_id_of('lake_events.filename') }} in (select run_id from committed_runs)
+    where {{ paw_run_id_of('lake_events.filename') }} in (
+        select committed_runs.run_id from committed_runs
+    )
 ),
 
 ranked as (

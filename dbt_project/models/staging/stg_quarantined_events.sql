@@ -19,7 +19,9 @@ final as (
         raw_bytes,
         ingested_at
     from lake_quarantine
-    where {{ paw_run_id_of('lake_quarantine.filename') }} in (select run_id from committed_runs)
+    where {{ paw_run_id_of('lake_quarantine.filename') }} in (
+        select committed_runs.run_id from committed_runs
+    )
 )
 
 select * from final
