@@ -60,8 +60,8 @@ from paw.settings import Settings
 
 log = logging.getLogger("paw.ingestion")
 
-FLUSH_BYTES = 192 * 1024 * 1024  # buffered event rows before the largest partitions are written
-DUCKDB_MEMORY_LIMIT = "1GB"
+FLUSH_BYTES = 96 * 1024 * 1024  # buffered event rows before the largest partitions are written
+DUCKDB_MEMORY_LIMIT = "768MB"
 
 
 @dataclass
@@ -154,11 +154,9 @@ class PartitionWriter:
         self.writers: dict[str, pq.ParquetWriter] = {}
 
     def add(self, rows: pa.Table) -> None:
-        """`rows` carries its event_date as its last column."""
+        """`rows` is ordered by event_date and carries it as its last column."""
         if rows.num_rows == 0:
             return
-        order = pc.sort_indices(rows.column("event_date"))
-        rows = rows.take(order)
         dates = rows.column("event_date").to_numpy()
         cuts = np.flatnonzero(dates[1:] != dates[:-1]) + 1
         starts = np.concatenate([[0], cuts])
@@ -184,7 +182,10 @@ class PartitionWriter:
         writer = self.writers.get(day)
         if writer is None:
             writer = pq.ParquetWriter(
-                self.work_dir / f"events-{day}.parquet", EVENT_SCHEMA, compression="zstd"
+                self.work_dir / f"events-{day}.parquet",
+                EVENT_SCHEMA,
+                compression="zstd",
+                compression_level=1,
             )
             self.writers[day] = writer
         writer.write_table(table, row_group_size=1_000_000)
@@ -375,6 +376,7 @@ class _Run:
                 and losing_copies.line_number = judged.line_number
                 and losing_copies.batch_index is not distinct from judged.batch_index
             )
+            order by event_date
             """
         ).to_arrow_table()
         self.con.execute(
@@ -548,7 +550,7 @@ def _read_files(
         yield seq, None
 
 
-BATCH_LINES = 250_000  # lines validated together: small files are pooled, large ones cut
+BATCH_LINES = 200_000  # lines validated together: small files are pooled, large ones cut
 
 
 def _ingest_files(
