@@ -52,22 +52,37 @@
     json_extract_string({{ json_column }}, '$."' || replace({{ key_column }}, '"', '\\"') || '"')
 {%- endmacro %}
 
-{#- The commonly used context fields of an event, each one JSON path. -#}
-{% macro paw_context_fields(properties, context) -%}
-    coalesce(
-        {{ paw_json_text(properties, '$.path') }}, {{ paw_json_text(context, '$.page.path') }}
-    ) as page_path,
-    coalesce(
-        {{ paw_json_text(properties, '$.url') }}, {{ paw_json_text(context, '$.page.url') }}
-    ) as page_url,
-    nullif(coalesce(
-        {{ paw_json_text(properties, '$.referrer') }},
-        {{ paw_json_text(context, '$.page.referrer') }}
-    ), '') as referrer,
-    {{ paw_json_text(context, '$.campaign.source') }} as utm_source,
-    {{ paw_json_text(context, '$.campaign.medium') }} as utm_medium,
-    {{ paw_json_text(context, '$.campaign.name') }} as utm_campaign,
-    {{ paw_json_text(context, '$.device.type') }} as device_type,
-    {{ paw_json_text(context, '$.os.name') }} as os_name,
-    {{ paw_json_text(context, '$.browser.name') }} as browser_name
+{#- Several paths of one JSON document at once, as a list of text (the document is parsed
+    once, not once per path). -#}
+{% macro paw_json_texts(json_column, paths) -%}
+    {{ return(adapter.dispatch('paw_json_texts', 'paw')(json_column, paths)) }}
+{%- endmacro %}
+
+{% macro default__paw_json_texts(json_column, paths) -%}
+    json_extract_string({{ json_column }}, [{% for p in paths %}'{{ p }}'{% if not loop.last %}, {% endif %}{% endfor %}])
+{%- endmacro %}
+
+{#- The commonly used context fields of an event, from two parsed lists: `p` holds
+    properties' path, url and referrer, `c` the context's page path, url, referrer, campaign
+    source, medium and name, device type, os and browser (see paw_context_paths). -#}
+{% macro paw_property_paths() -%}
+    {{ return(['$.path', '$.url', '$.referrer']) }}
+{%- endmacro %}
+
+{% macro paw_context_paths() -%}
+    {{ return(['$.page.path', '$.page.url', '$.page.referrer', '$.campaign.source',
+               '$.campaign.medium', '$.campaign.name', '$.device.type', '$.os.name',
+               '$.browser.name']) }}
+{%- endmacro %}
+
+{% macro paw_context_fields(p, c) -%}
+    coalesce({{ p }}[1], {{ c }}[1]) as page_path,
+    coalesce({{ p }}[2], {{ c }}[2]) as page_url,
+    nullif(coalesce({{ p }}[3], {{ c }}[3]), '') as referrer,
+    {{ c }}[4] as utm_source,
+    {{ c }}[5] as utm_medium,
+    {{ c }}[6] as utm_campaign,
+    {{ c }}[7] as device_type,
+    {{ c }}[8] as os_name,
+    {{ c }}[9] as browser_name
 {%- endmacro %}

@@ -48,20 +48,20 @@
     end as integer)
 {%- endmacro %}
 
-{#- The value of `column` on the first (or last) row by the ordering key (deterministic when
-    the key is unique). -#}
-{% macro paw_first_by(column, order_columns) -%}
-    {{ return(adapter.dispatch('paw_first_by', 'paw')(column, order_columns)) }}
+{#- The value of `column` on the row with the smallest (largest) `order_column`, a unique key:
+    NULL values of `column` count (the first row's value, even when NULL). -#}
+{% macro paw_first_by(column, order_column) -%}
+    {{ return(adapter.dispatch('paw_first_by', 'paw')(column, order_column)) }}
 {%- endmacro %}
 
-{% macro default__paw_first_by(column, order_columns) -%}
-    arg_min_null({{ column }}, struct_pack({% for c in order_columns %}k{{ loop.index }} := {{ c }}{% if not loop.last %}, {% endif %}{% endfor %}))
+{% macro default__paw_first_by(column, order_column) -%}
+    arg_min_null({{ column }}, {{ order_column }})
 {%- endmacro %}
 
-{% macro paw_last_by(column, order_columns) -%}
-    {{ return(adapter.dispatch('paw_last_by', 'paw')(column, order_columns)) }}
+{% macro paw_last_by(column, order_column) -%}
+    {{ return(adapter.dispatch('paw_last_by', 'paw')(column, order_column)) }}
 {%- endmacro %}
 
-{% macro default__paw_last_by(column, order_columns) -%}
-    arg_max_null({{ column }}, struct_pack({% for c in order_columns %}k{{ loop.index }} := {{ c }}{% if not loop.last %}, {% endif %}{% endfor %}))
+{% macro default__paw_last_by(column, order_column) -%}
+    arg_max_null({{ column }}, {{ order_column }})
 {%- endmacro %}

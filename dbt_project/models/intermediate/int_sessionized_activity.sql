@@ -50,7 +50,8 @@ numbered as (
         last_value(
             case when is_session_start then {{ paw_hash_key(['person_id', 'event_id']) }} end
             ignore nulls
-        ) over session_window as session_id
+        ) over session_window as session_id,
+        row_number() over session_window as person_event_number
     from session_starts
     window session_window as (
         partition by person_id
@@ -66,7 +67,8 @@ final as (
         event_timestamp,
         cast(session_number as integer) as session_number,
         session_id,
-        is_session_start
+        is_session_start,
+        person_event_number
     from numbered
 )
 

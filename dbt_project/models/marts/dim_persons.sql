@@ -16,6 +16,10 @@ activity as (
     select * from {{ ref('fct_events') }}
 ),
 
+sessionized as (
+    select * from {{ ref('int_sessionized_activity') }}
+),
+
 person_events as (
     select
         attributed.person_id,
@@ -96,15 +100,14 @@ person_traits as (
 
 first_touch as (
     select
-        person_id,
-        referrer,
-        utm_source,
-        utm_medium,
-        utm_campaign,
-        row_number() over (
-            partition by person_id order by event_timestamp, event_id
-        ) as touch_rank
+        activity.person_id,
+        activity.referrer,
+        activity.utm_source,
+        activity.utm_medium,
+        activity.utm_campaign
     from activity
+    inner join sessionized on activity.event_id = sessionized.event_id
+    where sessionized.person_event_number = 1
 ),
 
 final as (
@@ -123,10 +126,7 @@ final as (
     from person_summary
     left join anonymous_id_lists on person_summary.person_id = anonymous_id_lists.person_id
     left join person_traits on person_summary.person_id = person_traits.person_id
-    left join first_touch
-        on
-            person_summary.person_id = first_touch.person_id
-            and first_touch.touch_rank = 1
+    left join first_touch on person_summary.person_id = first_touch.person_id
 )
 
 select * from final

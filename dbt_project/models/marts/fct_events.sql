@@ -8,22 +8,32 @@ sessionized as (
     select * from {{ ref('int_sessionized_activity') }}
 ),
 
-final as (
+parsed as (
     select
-        events.event_id,
+        events.*,
         sessionized.person_id,
         sessionized.session_id,
-        events.event_timestamp,
-        events.event_date,
-        events.event_name,
-        events.event_type,
-        events.namespace,
-        events.user_id,
-        events.anonymous_id,
-        events.properties,
-        {{ paw_context_fields('events.properties', 'events.context') }}
+        {{ paw_json_texts('events.properties', paw_property_paths()) }} as property_texts,
+        {{ paw_json_texts('events.context', paw_context_paths()) }} as context_texts
     from events
     inner join sessionized on events.event_id = sessionized.event_id
+),
+
+final as (
+    select
+        event_id,
+        person_id,
+        session_id,
+        event_timestamp,
+        event_date,
+        event_name,
+        event_type,
+        namespace,
+        user_id,
+        anonymous_id,
+        properties,
+        {{ paw_context_fields('property_texts', 'context_texts') }}
+    from parsed
 )
 
 select * from final
