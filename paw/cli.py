@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Dagster prints its own run log; without this, each of its lines would print twice.
+    logging.getLogger("dagster").propagate = False
     try:
         settings = Settings.from_env()
         args.func(args, settings)
