@@ -7,7 +7,7 @@ from dagster_dbt import DbtCliResource
 
 from orchestration.dbt.assets import build_dbt_assets
 from orchestration.dbt.project import dbt_executable, paw_dbt_project
-from orchestration.lake.assets import land_events_asset
+from orchestration.lake.assets import land_events_asset, landing_zone
 from orchestration.resources import PawSettings
 from orchestration.schedules import (
     ingestion_job,
@@ -21,7 +21,7 @@ from orchestration.warehouse.assets import published_warehouse, stg_events_check
 def build_definitions() -> dg.Definitions:
     project = paw_dbt_project()
     return dg.Definitions(
-        assets=[land_events_asset, build_dbt_assets(), published_warehouse],
+        assets=[landing_zone, land_events_asset, build_dbt_assets(), published_warehouse],
         asset_checks=[stg_events_checks],
         jobs=[pipeline_job(), ingestion_job()],
         schedules=[nightly_schedule()],

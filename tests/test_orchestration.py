@@ -69,11 +69,14 @@ def test_the_graph_holds_every_dbt_model_the_checks_and_the_schedule():
             layer = "staging" if node["resource_type"] == "seed" else node["fqn"][1]
             assert f"{layer}/{node['name']}" in keys, node["name"]
     assert {
+        "landing/raw_files",
         "lake/events",
         "lake/quarantine",
         "lake/ingestion_manifest",
         "warehouse/published",
     } <= keys
+    lake = graph.get(dg.AssetKey(["lake", "events"]))
+    assert dg.AssetKey(["landing", "raw_files"]) in lake.parent_keys
 
     check_names = {key.name for key in graph.asset_check_keys}
     assert {"lines_reconcile", "quarantine_rate", "lake_freshness"} <= check_names

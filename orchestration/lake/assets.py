@@ -12,6 +12,16 @@ from orchestration.resources import PawSettings
 LAKE_EVENTS = dg.AssetKey(["lake", "events"])
 LAKE_QUARANTINE = dg.AssetKey(["lake", "quarantine"])
 LAKE_MANIFEST = dg.AssetKey(["lake", "ingestion_manifest"])
+LANDING = dg.AssetKey(["landing", "raw_files"])
+
+# The landing zone is written by the apps that emit events, not by paw: an external asset, the
+# start of the lineage the UI shows.
+landing_zone = dg.AssetSpec(
+    LANDING,
+    description="Raw JSON event files as apps deliver them (PAW_LANDING_URL); never modified.",
+    group_name="landing",
+    kinds={"json"},
+)
 
 
 class IngestionConfig(dg.Config):
@@ -50,18 +60,21 @@ CHECKS = [
             description="Validated events as date-partitioned Parquet (docs/lake.md).",
             group_name="lake",
             kinds={"parquet"},
+            deps=[LANDING],
         ),
         dg.AssetSpec(
             LAKE_QUARANTINE,
             description="Rejected lines with a reason code (docs/event-contract.md).",
             group_name="lake",
             kinds={"parquet"},
+            deps=[LANDING],
         ),
         dg.AssetSpec(
             LAKE_MANIFEST,
             description="Per landing file and run: size, hash and reconciliation.",
             group_name="lake",
             kinds={"parquet"},
+            deps=[LANDING],
         ),
     ],
     check_specs=CHECKS,
