@@ -325,14 +325,5 @@ class ChunkValidator:
         finally:
             self.con.unregister("lines")
 
-    def validate(self, lines: pa.Table, ingested_at: datetime) -> pa.Table:
-        """Validate `lines` (file_seq, source_file, line_number, batch_index, line) into judged
-        rows, as Arrow."""
-        self.con.register("lines", lines)
-        try:
-            return self.con.execute(self.sql, {"ingested_at": ingested_at}).to_arrow_table()
-        finally:
-            self.con.unregister("lines")
-
 
 __all__ = ["ChunkValidator", "Reason", "build_validation_sql"]
