@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
-from ingestion.sample_data import GenerateOptions, generate
 from ingestion.storage import LocalStorage
+from simulator.sample_data import GenerateOptions, generate
 
 log = logging.getLogger("paw.bench")
 

@@ -25,13 +25,13 @@ def _peak_rss_mb() -> float:
 
 
 def paw_ingest(args: dict) -> dict:
-    from ingestion.land import land_events
+    from ingestion.ingest import ingest
     from paw.settings import Settings
 
     shutil.rmtree(args["lake"], ignore_errors=True)
     settings = Settings.from_env({"PAW_LANDING_URL": args["landing"], "PAW_LAKE_URL": args["lake"]})
     start = time.perf_counter()
-    report = land_events(settings)
+    report = ingest(settings)
     seconds = time.perf_counter() - start
     return {
         "seconds": seconds,

@@ -23,14 +23,42 @@ class Reason(StrEnum):
     MISSING_PREVIOUS_ID = "missing_previous_id"
     INVALID_TIMESTAMP = "invalid_timestamp"
     TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
+    # Not a rule on a line's content: the unreadable tail of a file cut off mid-stream.
+    TRUNCATED_FILE = "truncated_file"
 
 
 EVENT_TYPES = ("track", "page", "screen", "identify", "alias", "group")
+# The event types that are something a person did (dbt's var paw_activity_event_types is held
+# equal to this by a test).
+ACTIVITY_EVENT_TYPES = ("track", "page", "screen")
 
-# Identifiers that mean "no identity"; compared after trimming, case-insensitively.
-PLACEHOLDER_IDS = ("", "null", "undefined", "anonymous", "guest", "none", "nil", "0", "-1")
+# Identifiers that mean "no identity" (the values real clients send by mistake, as PostHog's
+# ingestion lists them); compared after trimming white space and then double quotes,
+# case-insensitively, so `""` and `"null"` (quotes included) are placeholders too.
+PLACEHOLDER_IDS = (
+    "",
+    "null",
+    "undefined",
+    "anonymous",
+    "guest",
+    "none",
+    "nil",
+    "0",
+    "-1",
+    "nan",
+    "true",
+    "false",
+    "id",
+    "email",
+    "distinct_id",
+    "user_id",
+    "anonymous_id",
+    "not_authenticated",
+    "[object object]",
+)
 
-MAX_EVENT_BYTES = 32 * 1024  # Segment's limit on one serialised event
+MAX_EVENT_BYTES = 32 * 1024  # Segment's limit on one serialised event (each batch member)
+MAX_JSON_DEPTH = 64  # nesting levels of objects and arrays in one event
 MAX_FUTURE_SKEW_HOURS = 24  # later than received/ingested by more than this: out of range
 MIN_EVENT_TIMESTAMP = "2000-01-01"
 RAW_LINE_LIMIT = 8 * 1024  # raw text kept in the quarantine, in characters
@@ -56,6 +84,9 @@ FIELD_SPELLINGS: dict[str, tuple[str, ...]] = {
     "namespace": ("namespace",),
     "batch": ("batch",),
 }
+# Where traits may also arrive: RudderStack's SDK sends identify traits only here, and Segment
+# allows them on any call. Top-level `traits` win per key.
+CONTEXT_TRAITS_PATH = "$.traits"  # inside `context`
 
 EVENT_SCHEMA = pa.schema(
     [
@@ -75,6 +106,8 @@ EVENT_SCHEMA = pa.schema(
         ("properties", pa.string()),
         ("traits", pa.string()),
         ("context", pa.string()),
+        # every top-level field the contract does not map, as JSON text (null when none)
+        ("extra", pa.string()),
         ("source_file", pa.string()),
         ("source_line", pa.int64()),
     ]
@@ -93,11 +126,13 @@ QUARANTINE_SCHEMA = pa.schema(
     ]
 )
 
-MANIFEST_SCHEMA = pa.schema(
+INGESTION_LOG_SCHEMA = pa.schema(
     [
         ("run_id", pa.string()),
         ("source_file", pa.string()),
         ("size_bytes", pa.int64()),
+        # the storage's cheap change marker: modification time (ns) of a local file, S3's ETag
+        ("source_version", pa.string()),
         ("content_hash", pa.string()),
         ("lines_read", pa.int64()),
         ("blank_lines", pa.int64()),
@@ -106,6 +141,8 @@ MANIFEST_SCHEMA = pa.schema(
         ("duplicates", pa.int64()),
         ("started_at", pa.timestamp("us")),
         ("finished_at", pa.timestamp("us")),
+        # why the file could not be read (it is taken again by the next run); null when read
+        ("error", pa.string()),
     ]
 )
 

@@ -1,9 +1,9 @@
-"""The lake's layout: where events, quarantine and the manifest live, and which files count.
+"""The lake's layout: where events, quarantine and the ingestion log live, which files count.
 
-A run's files carry its run id in their names (`part-<run_id>.parquet`). The manifest file
-`_manifest/<run_id>.parquet` is written last: it is the commit point. Readers consider only
-files of committed runs; files of a run that died before its commit are orphans, invisible to
-readers and deleted by the next run under the lake's lock.
+A run's files carry its run id in their names (`part-<run_id>.parquet`). The run's ingestion
+log `_ingestion_log/<run_id>.parquet` is written last: it is the commit point. Readers consider
+only files of committed runs; files of a run that died before its commit are orphans, invisible
+to readers and deleted by the next run under the lake's lock.
 """
 
 from __future__ import annotations
@@ -18,16 +18,18 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingestion.contract import MANIFEST_SCHEMA
+from ingestion.contract import INGESTION_LOG_SCHEMA
 from ingestion.storage import Storage
 
 EVENTS_PREFIX = "events/"
 QUARANTINE_PREFIX = "quarantine/"
-MANIFEST_PREFIX = "_manifest/"
+INGESTION_LOG_PREFIX = "_ingestion_log/"
 LOCK_KEY = "_lock"
 
+# dbt's macro paw_committed_runs_filter holds the same pattern (a test keeps them equal).
 RUN_ID_PATTERN = r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}"
-_PART_RE = re.compile(rf"part-({RUN_ID_PATTERN})\.parquet$")
+PART_FILE_PATTERN = rf"part-({RUN_ID_PATTERN})\.parquet"
+_PART_RE = re.compile(PART_FILE_PATTERN + "$")
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -43,8 +45,8 @@ def quarantine_key(ingest_date: str, run_id: str) -> str:
     return f"{QUARANTINE_PREFIX}ingest_date={ingest_date}/part-{run_id}.parquet"
 
 
-def manifest_key(run_id: str) -> str:
-    return f"{MANIFEST_PREFIX}{run_id}.parquet"
+def ingestion_log_key(run_id: str) -> str:
+    return f"{INGESTION_LOG_PREFIX}{run_id}.parquet"
 
 
 def run_id_of(key: str) -> str | None:
@@ -53,35 +55,41 @@ def run_id_of(key: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class ManifestEntry:
+class LogEntry:
+    """What the ingestion log knows of a landing file: its latest successful reading."""
+
     run_id: str
     source_file: str
     size_bytes: int
+    source_version: str | None
     content_hash: str
 
 
-def read_manifest(storage: Storage) -> pa.Table:
-    """Every committed run's per-file rows (the ingestion log)."""
+def read_ingestion_log(storage: Storage) -> pa.Table:
+    """Every committed run's per-file rows."""
     tables = []
-    for obj in storage.list(MANIFEST_PREFIX):
+    for obj in storage.list(INGESTION_LOG_PREFIX):
         if obj.key.endswith(".parquet"):
             tables.append(pq.ParquetFile(io.BytesIO(storage.read_bytes(obj.key))).read())
     if not tables:
-        return MANIFEST_SCHEMA.empty_table()
-    return pa.concat_tables([t.cast(MANIFEST_SCHEMA) for t in tables])
+        return INGESTION_LOG_SCHEMA.empty_table()
+    return pa.concat_tables([t.cast(INGESTION_LOG_SCHEMA) for t in tables])
 
 
-def committed_runs(manifest: pa.Table) -> set[str]:
-    return set(manifest.column("run_id").to_pylist())
+def committed_runs(log: pa.Table) -> set[str]:
+    return set(log.column("run_id").to_pylist())
 
 
-def processed_files(manifest: pa.Table) -> dict[str, ManifestEntry]:
-    """The latest committed entry per source file."""
-    out: dict[str, ManifestEntry] = {}
-    for row in manifest.select(["run_id", "source_file", "size_bytes", "content_hash"]).to_pylist():
+def latest_entries(log: pa.Table) -> dict[str, LogEntry]:
+    """The latest successful reading of each source file (failed readings do not count)."""
+    out: dict[str, LogEntry] = {}
+    columns = ["run_id", "source_file", "size_bytes", "source_version", "content_hash", "error"]
+    for row in log.select(columns).to_pylist():
+        if row.pop("error") is not None:
+            continue
         previous = out.get(row["source_file"])
         if previous is None or row["run_id"] > previous.run_id:
-            out[row["source_file"]] = ManifestEntry(**row)
+            out[row["source_file"]] = LogEntry(**row)
     return out
 
 
@@ -99,7 +107,7 @@ def orphan_keys(storage: Storage, committed: Iterable[str]) -> list[str]:
 
 def newest_event_at(storage: Storage) -> datetime | None:
     """The newest event_timestamp among committed events, from the newest partition's footers."""
-    committed = committed_runs(read_manifest(storage))
+    committed = committed_runs(read_ingestion_log(storage))
     by_date: dict[str, list[str]] = {}
     for obj in storage.list(EVENTS_PREFIX):
         match = re.search(r"event_date=(\d{4}-\d{2}-\d{2})/", obj.key)

@@ -1,13 +1,11 @@
 """Stream a landing file into chunks of lines, as Arrow arrays, with bounded memory.
 
 Lines are cut out of large byte blocks without copying (Arrow offsets over the block), so the
-validator sees a column of lines. Batch envelopes and undecodable bytes take a slower per-line
-path, which only the lines that need it pay for.
+validator sees a column of lines. Only undecodable bytes take a slower per-line path.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import zlib
 from collections.abc import Iterator
@@ -18,7 +16,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from ingestion.contract import FIELD_SPELLINGS, RAW_LINE_LIMIT, Reason
+from ingestion.contract import RAW_LINE_LIMIT, Reason
 
 BLOCK_BYTES = 64 * 1024 * 1024
 WHOLE_DOCUMENT_LIMIT = 256 * 1024 * 1024  # a multi-line JSON document is parsed whole up to this
@@ -43,6 +41,7 @@ class LineChunk:
     lines: pa.Table
     rejected: list[Rejected] = field(default_factory=list)
     blank_lines: int = 0
+    unterminated_last_line: bool = False  # set on a file's last chunk
 
 
 class HashingReader:
@@ -61,24 +60,6 @@ class HashingReader:
 
     def readable(self) -> bool:
         return True
-
-
-def _blocks(stream: BinaryIO, block_bytes: int) -> Iterator[bytes]:
-    """Blocks of whole lines; every block ends with a newline."""
-    tail = b""
-    while True:
-        data = stream.read(block_bytes)
-        if not data:
-            break
-        data = tail + data
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            tail = data
-            continue
-        tail = data[cut + 1 :]
-        yield data[: cut + 1]
-    if tail:
-        yield tail + b"\n"
 
 
 def _lines_table(line_numbers: np.ndarray, batch_index: list | None, lines: pa.Array) -> pa.Table:
@@ -156,86 +137,96 @@ def _split_with_bad_utf8(lines: pa.Array, line_numbers: np.ndarray, blank: int) 
     return LineChunk(table, rejected=rejected, blank_lines=blank)
 
 
-def _field(obj: dict, name: str):
-    for spelling in FIELD_SPELLINGS[name]:
-        if obj.get(spelling) is not None:
-            return obj[spelling]
-    return None
-
-
-def expand_envelope(line_number: int, envelope: dict) -> LineChunk:
-    """A Segment batch envelope into one line per event; the envelope's sentAt and context
-    apply to the events that do not carry their own."""
-    batch = envelope.get("batch")
-    if not isinstance(batch, list):
-        text = orjson.dumps(envelope).decode()
-        return LineChunk(
-            _lines_table(np.array([], dtype=np.int64), [], pa.array([], pa.string())),
-            rejected=[
-                Rejected(
-                    line_number,
-                    None,
-                    Reason.INVALID_FIELD_TYPE,
-                    f"batch must be an array, got {type(batch).__name__}",
-                    truncate_raw(text),
-                    len(text.encode()),
-                )
-            ],
-        )
-    sent_at = _field(envelope, "sent_at")
-    context = _field(envelope, "context")
-    texts: list[str] = []
-    positions: list[int] = []
-    for position, member in enumerate(batch):
-        if isinstance(member, dict):
-            if sent_at is not None and _field(member, "sent_at") is None:
-                member = {**member, "sentAt": sent_at}
-            if isinstance(context, dict) and member.get("context") is None:
-                member = {**member, "context": context}
-        texts.append(orjson.dumps(member).decode() + "\n")
-        positions.append(position)
-    numbers = np.full(len(texts), line_number, dtype=np.int64)
-    return LineChunk(_lines_table(numbers, positions, pa.array(texts, pa.string())))
-
-
-def _try_whole_document(data: bytes) -> LineChunk | None:
-    """A file holding one pretty-printed JSON document: an envelope or an array of events."""
+def _as_envelope_line(data: bytes) -> LineChunk | None:
+    """A file holding one pretty-printed JSON document (an envelope, or an array of events) as
+    one envelope line; DuckDB expands it like any other envelope."""
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError:
-        return None
-    if isinstance(doc, dict) and "batch" in doc:
-        return expand_envelope(1, doc)
+        return None  # read line by line: each line is judged on its own
     if isinstance(doc, list):
-        return expand_envelope(1, {"batch": doc})
-    return None
+        data = b'{"batch":' + data + b"}"
+    elif not (isinstance(doc, dict) and "batch" in doc):
+        return None
+    text = data.decode("utf-8").replace("\r", "").replace("\n", " ")
+    return LineChunk(_lines_table(np.array([1], dtype=np.int64), None, pa.array([text])))
 
 
 def open_landing_stream(raw: BinaryIO, key: str) -> BinaryIO:
-    if key.endswith(".gz"):
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if key.lower().endswith(".gz"):
+        return GunzipStream(raw)  # type: ignore[return-value]
     return raw
 
 
-class _Prepended:
-    """A stream with some already-read bytes put back in front of it."""
+class CorruptStreamError(RuntimeError):
+    """A compressed stream that ends early or holds bytes that do not decompress."""
 
-    def __init__(self, head: bytes, stream: BinaryIO) -> None:
-        self.head = head
-        self.stream = stream
+
+class GunzipStream:
+    """gzip decompression (several members too) that hands over every byte it could
+    decompress before it reports a stream cut off mid-way; gzip.GzipFile raises instead and
+    loses the block it was decompressing."""
+
+    READ_BYTES = 1024 * 1024
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        self.member_started = False
+        self.pending = b""
+        self.compressed_bytes = 0
+        self.decompressed_bytes = 0
+        self.error: str | None = None
+        self.finished = False
 
     def read(self, n: int = -1) -> bytes:
-        if self.head:
-            if n < 0:
-                data, self.head = self.head + self.stream.read(), b""
-                return data
-            data, self.head = self.head[:n], self.head[n:]
-            return data
-        return self.stream.read(n)
+        if self.error and not self.finished:
+            self.finished = True
+            raise CorruptStreamError(self.error)
+        limit = n if n >= 0 else 1 << 62
+        out = bytearray()
+        while len(out) < limit and not self.finished and self.error is None:
+            data = self.inflate.unconsumed_tail or self.pending
+            self.pending = b""
+            if not data and self.member_started:
+                # output zlib still holds when the last call filled `limit` exactly
+                held = self.inflate.decompress(b"", limit - len(out))
+                if held:
+                    out += held
+                    continue
+            if not data:
+                data = self.raw.read(self.READ_BYTES)
+                self.compressed_bytes += len(data)
+                if not data:
+                    if self.member_started:
+                        self.error = (
+                            f"the gzip stream ends without its end-of-stream marker after "
+                            f"{self.compressed_bytes:,} compressed bytes"
+                        )
+                    else:
+                        self.finished = True
+                    break
+            self.member_started = True
+            try:
+                out += self.inflate.decompress(data, limit - len(out))
+            except zlib.error as exc:
+                self.error = (
+                    f"the gzip stream does not decompress after "
+                    f"{self.compressed_bytes:,} compressed bytes ({exc})"
+                )
+                break
+            if self.inflate.eof:  # a member ended: another may follow
+                self.pending = self.inflate.unused_data
+                self.inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+                self.member_started = False
+        self.decompressed_bytes += len(out)
+        if not out and self.error and not self.finished:
+            self.finished = True
+            raise CorruptStreamError(self.error)
+        return bytes(out)
 
 
-class CorruptFileError(RuntimeError):
-    """A landing file whose bytes cannot be read at all (a truncated gzip stream)."""
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def read_chunks(
@@ -243,29 +234,105 @@ def read_chunks(
 ) -> Iterator[LineChunk]:
     """Yield chunks of lines from one landing file.
 
-    A file whose first line is not JSON on its own but which parses whole (a pretty-printed
-    batch envelope) is read as one document, if it is small enough to hold in memory.
+    A UTF-8 byte-order mark at the start is skipped. A file whose first line is not JSON on
+    its own but which parses whole (a pretty-printed batch envelope) is read as one envelope,
+    if it is small enough to hold in memory. The last chunk says whether the last line ended
+    without a newline (a file perhaps still being written); the unreadable tail of a cut-off
+    compressed stream is one rejected line.
     """
+    stream: BinaryIO = open_landing_stream(raw, key)
+    blocks = _Blocks(stream, block_bytes)
+    head = blocks.read_head(min(block_bytes, 1024 * 1024))
+    if _looks_like_document(head) and size_hint <= WHOLE_DOCUMENT_LIMIT:
+        data = head + blocks.read_head(WHOLE_DOCUMENT_LIMIT + 1 - len(head))
+        doc = _as_envelope_line(data) if len(data) <= WHOLE_DOCUMENT_LIMIT else None
+        if doc is not None and blocks.error is None:
+            yield doc
+            return
+        head = data
+    blocks.push_back(head)
     line_number = 1
-    try:
-        stream: BinaryIO = open_landing_stream(raw, key)
-        head = stream.read(min(block_bytes, 1024 * 1024))
-        if _looks_like_document(head) and size_hint <= WHOLE_DOCUMENT_LIMIT:
-            data = head + stream.read(WHOLE_DOCUMENT_LIMIT + 1 - len(head))
-            doc = _try_whole_document(data) if len(data) <= WHOLE_DOCUMENT_LIMIT else None
-            if doc is not None:
-                yield doc
-                return
-            head = data
-        stream = _Prepended(head, stream)  # type: ignore[assignment]
-        for block in _blocks(stream, block_bytes):
-            chunk = _split_block(block, line_number)
-            line_number += block.count(b"\n")
-            yield chunk
-    except (EOFError, OSError, zlib.error) as exc:
-        raise CorruptFileError(
-            f"{key}: cannot decompress after line {line_number - 1}: {exc}"
-        ) from exc
+    for block in blocks:
+        chunk = _split_block(block, line_number)
+        line_number += block.count(b"\n")
+        yield chunk
+    last = LineChunk(_lines_table(np.array([], dtype=np.int64), None, pa.array([], pa.string())))
+    last.unterminated_last_line = blocks.unterminated
+    if blocks.error is not None:
+        tail = blocks.tail.decode("utf-8", errors="replace")
+        last.rejected.append(
+            Rejected(
+                line_number,
+                None,
+                Reason.TRUNCATED_FILE,
+                f"{key}: {blocks.error}; the readable text ends at byte "
+                f"{blocks.delivered:,} after line {line_number - 1:,}"
+                + (f", in a line cut off after {len(blocks.tail):,} bytes" if blocks.tail else ""),
+                truncate_raw(tail),
+                len(blocks.tail),
+            )
+        )
+    yield last
+
+
+class _Blocks:
+    """Blocks of whole lines from a stream; every block ends with a newline. A stream that
+    breaks off stops the blocks: `error` says why and `tail` holds the cut-off line."""
+
+    def __init__(self, stream: BinaryIO, block_bytes: int) -> None:
+        self.stream = stream
+        self.block_bytes = block_bytes
+        self.head = b""
+        self.tail = b""
+        self.error: str | None = None
+        self.unterminated = False
+        self.delivered = 0
+        self.started = False
+
+    def _read(self, n: int) -> bytes:
+        if self.error is not None:
+            return b""
+        try:
+            data = self.stream.read(n)
+        except CorruptStreamError as exc:
+            self.error = str(exc)
+            return b""
+        except (EOFError, OSError) as exc:
+            self.error = f"the stream cannot be read further ({exc})"
+            return b""
+        if not self.started:
+            self.started = True
+            data = data.removeprefix(UTF8_BOM)
+        return data
+
+    def read_head(self, n: int) -> bytes:
+        return self._read(n)
+
+    def push_back(self, data: bytes) -> None:
+        self.head = data
+
+    def __iter__(self) -> Iterator[bytes]:
+        tail = b""
+        while True:
+            data, self.head = (self.head, b"") if self.head else (self._read(self.block_bytes), b"")
+            if not data:
+                break
+            data = tail + data
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                tail = data
+                continue
+            tail = data[cut + 1 :]
+            self.delivered += cut + 1
+            yield data[: cut + 1]
+        if self.error is not None:
+            self.tail = tail
+        elif tail:
+            # A last line without a newline is a complete line; the caller decides whether
+            # the file had settled (else it is taken again later).
+            self.unterminated = True
+            self.delivered += len(tail)
+            yield tail + b"\n"
 
 
 def _looks_like_document(head: bytes) -> bool:

@@ -35,12 +35,24 @@ class LockHeldError(StorageError):
 class ObjectInfo:
     key: str  # relative to the storage root, '/'-separated
     size: int
+    # A cheap change marker: a local file's modification time in ns, an S3 object's ETag.
+    version: str = ""
+    modified_at: float = 0.0  # seconds since the epoch
+    # Why the object cannot be read (a symlink leading nowhere, a file that cannot be stat'd).
+    problem: str | None = None
+    # A symlink that leads outside the root: never followed.
+    leads_outside: bool = False
+
+    @property
+    def is_hidden(self) -> bool:
+        return any(part.startswith(".") for part in self.key.split("/"))
 
 
 class Storage(Protocol):
     url: str
 
-    def list(self, prefix: str = "") -> list[ObjectInfo]: ...
+    def list(self, prefix: str = "", *, include_hidden: bool = False) -> list[ObjectInfo]: ...
+    def stat(self, key: str) -> ObjectInfo: ...
     def open_read(self, key: str) -> BinaryIO: ...
     def read_bytes(self, key: str) -> bytes: ...
     def write_atomic(self, key: str, local_path: Path) -> None: ...
@@ -67,19 +79,39 @@ class LocalStorage:
     def url_of(self, key: str) -> str:
         return str(self._path(key))
 
-    def list(self, prefix: str = "") -> list[ObjectInfo]:
+    def list(self, prefix: str = "", *, include_hidden: bool = False) -> list[ObjectInfo]:
+        """Files below `prefix`; names starting with `.` (temp files of an atomic write in
+        progress) only with include_hidden. Folder symlinks are not followed; a file symlink
+        leading outside the root, or nowhere, is listed with its problem."""
         base = self._path(prefix) if prefix else self.root
         if not base.exists():
             return []
         out: list[ObjectInfo] = []
         for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            dirnames[:] = sorted(d for d in dirnames if include_hidden or not d.startswith("."))
             for name in filenames:
-                if name.startswith("."):
-                    continue  # temp files of an atomic write in progress
                 full = Path(dirpath) / name
-                out.append(ObjectInfo(full.relative_to(self.root).as_posix(), full.stat().st_size))
+                info = self._info(full.relative_to(self.root).as_posix())
+                if include_hidden or not info.is_hidden:
+                    out.append(info)
         return sorted(out, key=lambda o: o.key)
+
+    def _info(self, key: str) -> ObjectInfo:
+        path = self._path(key)
+        if path.is_symlink():
+            target = path.resolve()
+            if not target.exists():
+                return ObjectInfo(key, 0, problem=f"a symlink to {target}, which does not exist")
+            if not target.is_relative_to(self.root.resolve()):
+                return ObjectInfo(key, 0, leads_outside=True)
+        try:
+            st = path.stat()
+        except OSError as exc:
+            return ObjectInfo(key, 0, problem=f"cannot stat: {exc.strerror}")
+        return ObjectInfo(key, st.st_size, str(st.st_mtime_ns), st.st_mtime)
+
+    def stat(self, key: str) -> ObjectInfo:
+        return self._info(key)
 
     def open_read(self, key: str) -> BinaryIO:
         try:
@@ -175,20 +207,36 @@ class S3Storage:
     def _wrap(self, action: str, key: str, exc: Exception) -> StorageError:
         return StorageError(f"cannot {action} {self.url_of(key)}: {exc}")
 
-    def list(self, prefix: str = "") -> list[ObjectInfo]:
+    def list(self, prefix: str = "", *, include_hidden: bool = False) -> list[ObjectInfo]:
         root = f"{self.prefix}/" if self.prefix else ""
         out: list[ObjectInfo] = []
         try:
             paginator = self.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=root + prefix):
                 for obj in page.get("Contents", []):
-                    rel = obj["Key"][len(root) :]
-                    if any(part.startswith(".") for part in rel.split("/")):
-                        continue
-                    out.append(ObjectInfo(rel, int(obj["Size"])))
+                    info = ObjectInfo(
+                        obj["Key"][len(root) :],
+                        int(obj["Size"]),
+                        obj.get("ETag", "").strip('"'),
+                        obj["LastModified"].timestamp(),
+                    )
+                    if include_hidden or not info.is_hidden:
+                        out.append(info)
         except Exception as exc:
             raise self._wrap("list", prefix, exc) from exc
         return sorted(out, key=lambda o: o.key)
+
+    def stat(self, key: str) -> ObjectInfo:
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except Exception as exc:
+            raise self._wrap("stat", key, exc) from exc
+        return ObjectInfo(
+            key,
+            int(head["ContentLength"]),
+            head.get("ETag", "").strip('"'),
+            head["LastModified"].timestamp(),
+        )
 
     def open_read(self, key: str) -> BinaryIO:
         try:

@@ -7,24 +7,21 @@ from dagster_dbt import DbtCliResource
 
 from orchestration.dbt.assets import build_dbt_assets
 from orchestration.dbt.project import dbt_executable, paw_dbt_project
-from orchestration.lake.assets import land_events_asset, landing_zone
+from orchestration.jobs import ingestion_job, pipeline_job
+from orchestration.lake.assets import ingest_asset, landing_zone
 from orchestration.resources import PawSettings
-from orchestration.schedules import (
-    ingestion_job,
-    landing_zone_sensor,
-    nightly_schedule,
-    pipeline_job,
-)
+from orchestration.schedules import nightly_schedule
+from orchestration.sensors import landing_zone_sensor
 from orchestration.warehouse.assets import published_warehouse, stg_events_checks
 
 
-def build_definitions() -> dg.Definitions:
+def build_definitions(nightly_cron: str | None = None) -> dg.Definitions:
     project = paw_dbt_project()
     return dg.Definitions(
-        assets=[landing_zone, land_events_asset, build_dbt_assets(), published_warehouse],
+        assets=[landing_zone, ingest_asset, build_dbt_assets(), published_warehouse],
         asset_checks=[stg_events_checks],
         jobs=[pipeline_job(), ingestion_job()],
-        schedules=[nightly_schedule()],
+        schedules=[nightly_schedule(nightly_cron)],
         sensors=[landing_zone_sensor],
         resources={
             "paw": PawSettings(),
@@ -35,4 +32,7 @@ def build_definitions() -> dg.Definitions:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_definitions()
+    import os
+
+    # read when the code location loads, never at import
+    return build_definitions(nightly_cron=os.environ.get("PAW_NIGHTLY_CRON"))

@@ -51,7 +51,7 @@ def run_pipeline(
     instance: dg.DagsterInstance | None = None,
 ) -> PipelineResult:
     from orchestration.definitions import build_definitions
-    from orchestration.schedules import PIPELINE_JOB
+    from orchestration.jobs import PIPELINE_JOB
 
     # The resources read the environment: make sure they see these settings.
     os.environ.update(settings.dbt_env())

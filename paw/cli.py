@@ -17,8 +17,8 @@ class CommandError(Exception):
 
 
 def _cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
-    from ingestion.sample_data import GenerateOptions, generate
     from ingestion.storage import open_storage
+    from simulator.sample_data import GenerateOptions, generate
 
     options = GenerateOptions(
         users=args.users,
@@ -36,9 +36,9 @@ def _cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> None:
-    from ingestion.land import land_events
+    from ingestion.ingest import ingest
 
-    report = land_events(settings)
+    report = ingest(settings)
     print(report.summary())
     if not report.reconciles:
         raise CommandError("ingestion does not reconcile: see the per-file log above")

@@ -1,14 +1,34 @@
-"""One settings object, built from the environment when a command or resource starts."""
+"""One settings object, built from the environment when a command or resource starts.
+
+A leaf: it imports nothing else of the project. Every default path and every resolution of an
+environment variable (which AWS variable wins, what a relative path means) is written here
+once; dbt, DuckDB connections and the Dagster resource receive the resolved values.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_LANDING = "data/landing"
 DEFAULT_LAKE = "data/lake"
 DEFAULT_WAREHOUSE = "data/warehouse/paw.duckdb"
+DEFAULT_SETTLE_SECONDS = 60.0
+DEFAULT_REGION = "us-east-1"
+
+SETTLE_VARIABLE = "PAW_LANDING_SETTLE_SECONDS"
+AWS_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL",
+)
+VARIABLES = ("PAW_LANDING_URL", "PAW_LAKE_URL", "PAW_WAREHOUSE", SETTLE_VARIABLE, *AWS_VARIABLES)
 
 
 def project_root() -> Path:
@@ -27,23 +47,35 @@ def _resolve_url(value: str) -> str:
 
 @dataclass(frozen=True)
 class S3Settings:
-    """Standard AWS variables; the secret is kept out of repr so it never reaches a log."""
+    """Standard AWS variables, resolved once; secrets are kept out of repr (and so of logs)."""
 
     access_key_id: str | None = None
     secret_access_key: str | None = field(default=None, repr=False)
     session_token: str | None = field(default=None, repr=False)
-    region: str | None = None
+    region: str = DEFAULT_REGION
     endpoint_url: str | None = None
 
     @classmethod
-    def from_env(cls, env: dict[str, str]) -> S3Settings:
+    def from_env(cls, env: Mapping[str, str]) -> S3Settings:
         return cls(
             access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
             secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
             session_token=env.get("AWS_SESSION_TOKEN") or None,
-            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
+            # boto3's own precedence: the service-specific endpoint first
             endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None,
         )
+
+    @property
+    def endpoint_host(self) -> str | None:
+        """host:port of a custom endpoint, as DuckDB's S3 secret wants it."""
+        if not self.endpoint_url:
+            return None
+        return self.endpoint_url.split("://", 1)[-1].rstrip("/")
+
+    @property
+    def use_ssl(self) -> bool:
+        return not (self.endpoint_url or "").startswith("http://")
 
 
 @dataclass(frozen=True)
@@ -51,35 +83,58 @@ class Settings:
     landing_url: str
     lake_url: str
     warehouse_path: str
-    s3: S3Settings
+    s3: S3Settings = field(default_factory=S3Settings)
+    landing_settle_seconds: float = DEFAULT_SETTLE_SECONDS
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, load_dotenv: bool = True) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """From `env`, or from the process environment with a `.env` file underneath it."""
         if env is None:
-            if load_dotenv:
-                _load_dotenv()
-            env = dict(os.environ)
+            env = {**_dotenv_values(), **os.environ}
+        settle = env.get(SETTLE_VARIABLE)
         return cls(
             landing_url=_resolve_url(env.get("PAW_LANDING_URL") or DEFAULT_LANDING),
             lake_url=_resolve_url(env.get("PAW_LAKE_URL") or DEFAULT_LAKE),
             warehouse_path=_resolve_url(env.get("PAW_WAREHOUSE") or DEFAULT_WAREHOUSE),
             s3=S3Settings.from_env(env),
+            landing_settle_seconds=float(settle) if settle else DEFAULT_SETTLE_SECONDS,
         )
 
     def dbt_env(self) -> dict[str, str]:
-        """The variables dbt's profiles.yml reads, as absolute paths."""
+        """The variables dbt's profiles.yml reads: absolute paths and the resolved S3 values
+        (so that dbt reads the store ingestion wrote, whichever AWS variable named it)."""
+        s3 = {
+            "AWS_ACCESS_KEY_ID": self.s3.access_key_id or "",
+            "AWS_SECRET_ACCESS_KEY": self.s3.secret_access_key or "",
+            "AWS_SESSION_TOKEN": self.s3.session_token or "",
+            "AWS_REGION": self.s3.region,
+            "AWS_ENDPOINT_URL": self.s3.endpoint_url or "",
+        }
         return {
             "PAW_LANDING_URL": self.landing_url,
             "PAW_LAKE_URL": self.lake_url,
             "PAW_WAREHOUSE": self.warehouse_path,
+            **s3,
         }
 
+    def with_warehouse(self, path: str) -> Settings:
+        return Settings(self.landing_url, self.lake_url, path, self.s3, self.landing_settle_seconds)
 
-def _load_dotenv() -> None:
+
+def environment_values(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables paw reads that are set, from `env` or the process environment and .env."""
+    if env is None:
+        env = {**_dotenv_values(), **os.environ}
+    return {name: env[name] for name in VARIABLES if env.get(name)}
+
+
+def _dotenv_values() -> dict[str, str]:
+    """A development `.env` file's values, without writing them into the environment."""
     env_file = Path.cwd() / ".env"
     if not env_file.exists():
         env_file = project_root() / ".env"
-    if env_file.exists():
-        from dotenv import load_dotenv
+    if not env_file.exists():
+        return {}
+    from dotenv import dotenv_values
 
-        load_dotenv(env_file, override=False)
+    return {k: v for k, v in dotenv_values(env_file).items() if v is not None}

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from ingestion.lake import INGESTION_LOG_PREFIX, PART_FILE_PATTERN
 from paw.settings import Settings
 
 
@@ -51,15 +52,14 @@ def query_lake(lake: Path, sql: str) -> list[dict]:
     """Read the lake as its readers do: only files of committed runs."""
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
-    runs = f"(select run_id from read_parquet('{lake}/_manifest/*.parquet'))"
-    pattern = r"part-([0-9]{8}T[0-9]{6}Z-[0-9a-f]{8})\.parquet"
+    runs = f"(select run_id from read_parquet('{lake}/{INGESTION_LOG_PREFIX}*.parquet'))"
     for name in ("events", "quarantine"):
         files = list((lake / name).glob("*/*.parquet"))
         if files:
             con.execute(
                 f"create view {name} as select * from read_parquet('{lake}/{name}/*/*.parquet', "
-                f"hive_partitioning = true, filename = true) "
-                f"where regexp_extract(filename, '{pattern}', 1) in {runs}"
+                f"hive_partitioning = true, filename = true, union_by_name = true) "
+                f"where regexp_extract(filename, '{PART_FILE_PATTERN}', 1) in {runs}"
             )
         else:
             con.execute(f"create view {name} as select null as event_id where false")

@@ -12,10 +12,10 @@ import pytest
 from bench.measure import Figure, Sample, parse_step_output, rate, ratio
 from bench.report import render
 from bench.results import compare, insight_seconds, model_timings, paw_insights
-from ingestion.land import land_events
-from ingestion.sample_data import GenerateOptions, generate
+from ingestion.ingest import ingest
 from ingestion.storage import LocalStorage
 from paw.settings import Settings
+from simulator.sample_data import GenerateOptions, generate
 from tests.dbt_helpers import DBT_PROJECT, run_dbt
 
 
@@ -125,7 +125,7 @@ def test_the_peer_reproduces_paws_sessions_funnels_and_retention(tmp_path):
         LocalStorage(tmp_path / "landing"),
         GenerateOptions(users=250, days=30, end_date=date(2024, 4, 30)),
     )
-    land_events(Settings.from_env(env))
+    ingest(Settings.from_env(env))
     result = run_dbt(
         ["build", "--exclude", "resource_type:test", "resource_type:unit_test"], env=env
     )

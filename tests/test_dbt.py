@@ -10,10 +10,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.land import land_events
-from ingestion.sample_data import GenerateOptions, generate
+from ingestion.ingest import ingest
 from ingestion.storage import LocalStorage
 from paw.settings import Settings
+from simulator.sample_data import GenerateOptions, generate
 from tests.conftest import event
 from tests.dbt_helpers import DBT_PROJECT, run_dbt
 
@@ -31,7 +31,7 @@ def built(tmp_path_factory) -> tuple[Settings, Path]:
         LocalStorage(root / "landing"),
         GenerateOptions(users=400, days=45, end_date=date(2024, 6, 30)),
     )
-    land_events(settings)
+    ingest(settings)
     result = run_dbt(["build"], env=env)
     assert result.success, result.output
     assert (
@@ -187,9 +187,9 @@ def test_redelivery_across_runs_keeps_the_copy_received_first(tmp_path):
     import json
 
     (landing / "1.ndjson").write_text(json.dumps(late) + "\n")
-    land_events(settings)
+    ingest(settings)
     (landing / "2.ndjson").write_text(json.dumps(early) + "\n")
-    land_events(settings)
+    ingest(settings)
     result = run_dbt(["run", "--select", "stg_events"], env=env)
     assert result.success, result.output
     con = duckdb.connect(env["PAW_WAREHOUSE"], read_only=True)

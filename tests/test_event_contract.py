@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from ingestion.land import land_events
+from ingestion.ingest import ingest
 from tests.conftest import PawEnv, event
 
 
-def ingest(paw_env: PawEnv, lines, name: str = "events.ndjson"):
+def ingest_lines(paw_env: PawEnv, lines, name: str = "events.ndjson"):
     paw_env.write_lines(name, lines)
-    return land_events(paw_env.settings)
+    return ingest(paw_env.settings)
 
 
 def reasons(paw_env: PawEnv) -> dict[int, str]:
@@ -49,7 +49,7 @@ def reasons(paw_env: PawEnv) -> dict[int, str]:
     ],
 )
 def test_each_reason_code(paw_env: PawEnv, line, reason, error_mentions):
-    report = ingest(paw_env, [event(messageId="good"), line])
+    report = ingest_lines(paw_env, [event(messageId="good"), line])
     assert report.events_landed == 1
     assert report.quarantined == 1
     [row] = paw_env.quarantine()
@@ -62,7 +62,7 @@ def test_each_reason_code(paw_env: PawEnv, line, reason, error_mentions):
 
 
 def test_oversized_raw_text_is_truncated_in_the_quarantine(paw_env: PawEnv):
-    ingest(paw_env, [event(properties={"blob": "x" * 100_000})])
+    ingest_lines(paw_env, [event(properties={"blob": "x" * 100_000})])
     [row] = paw_env.quarantine()
     assert row["reason"] == "event_too_large"
     assert len(row["raw_line"]) <= 8 * 1024
@@ -72,7 +72,7 @@ def test_oversized_raw_text_is_truncated_in_the_quarantine(paw_env: PawEnv):
 def test_invalid_utf8_is_quarantined_and_good_lines_around_it_land(paw_env: PawEnv):
     bad = b'{"type": "track", "event": "caf\xe9", "userId": "u"}'
     paw_env.write_lines("mixed.ndjson", [event(messageId="a"), bad, event(messageId="b")])
-    report = land_events(paw_env.settings)
+    report = ingest(paw_env.settings)
     assert report.events_landed == 2
     [row] = paw_env.quarantine()
     assert row["reason"] == "invalid_json"
@@ -83,7 +83,7 @@ def test_invalid_utf8_is_quarantined_and_good_lines_around_it_land(paw_env: PawE
 def test_clock_skew_is_corrected_from_sent_and_received_times(paw_env: PawEnv):
     # The device clock is two hours fast: it stamped 12:00 and sent at 12:00:05, the server
     # received at 10:00:06, so the event happened at 12:00 + (10:00:06 - 12:00:05) = 10:00:01.
-    ingest(
+    ingest_lines(
         paw_env,
         [
             event(
@@ -100,7 +100,7 @@ def test_clock_skew_is_corrected_from_sent_and_received_times(paw_env: PawEnv):
 
 
 def test_offsets_and_epoch_seconds_and_milliseconds(paw_env: PawEnv):
-    ingest(
+    ingest_lines(
         paw_env,
         [
             event(messageId="iso", timestamp="2024-03-01T12:00:00+02:00"),
@@ -137,7 +137,7 @@ def test_camel_and_snake_case_spellings_name_the_same_fields(paw_env: PawEnv):
         "groupId": "g1",
         "timestamp": "2024-03-01T10:00:00Z",
     }
-    ingest(paw_env, [snake, camel])
+    ingest_lines(paw_env, [snake, camel])
     rows = {r["event_id"]: r for r in paw_env.lake_events()}
     assert rows["snake"]["user_id"] == "u2"
     assert rows["snake"]["anonymous_id"] == "a2"
@@ -152,7 +152,7 @@ def test_camel_and_snake_case_spellings_name_the_same_fields(paw_env: PawEnv):
     "placeholder", ["", " null ", "undefined", "Anonymous", "GUEST", "none", "nil", "0", "-1"]
 )
 def test_placeholder_ids_count_as_absent(paw_env: PawEnv, placeholder):
-    ingest(
+    ingest_lines(
         paw_env,
         [
             event(messageId="keeps-anon", userId=placeholder, anonymousId="device-1"),
@@ -167,7 +167,7 @@ def test_placeholder_ids_count_as_absent(paw_env: PawEnv, placeholder):
 
 
 def test_page_and_screen_names_and_default_namespace(paw_env: PawEnv):
-    ingest(
+    ingest_lines(
         paw_env,
         [
             event(
@@ -189,7 +189,7 @@ def test_missing_ids_are_derived_from_content_so_redeliveries_match(paw_env: Paw
     first = event(messageId=None, sentAt="2024-03-01T10:00:01Z", receivedAt="2024-03-01T10:00:02Z")
     redelivered = dict(first, sentAt="2024-03-01T11:00:00Z", receivedAt="2024-03-01T11:00:01Z")
     other = event(messageId=None, event="another")
-    report = ingest(paw_env, [first, redelivered, other])
+    report = ingest_lines(paw_env, [first, redelivered, other])
     assert (report.events_landed, report.duplicates) == (2, 1)
     ids = [r["event_id"] for r in paw_env.lake_events()]
     assert all(i.startswith("paw-") for i in ids)
@@ -215,14 +215,15 @@ def test_batch_envelope_applies_its_sent_at_and_context(paw_env: PawEnv):
         "sentAt": "2024-03-01T10:00:05Z",
         "context": {"library": {"name": "analytics-node"}},
     }
-    report = ingest(paw_env, [event(messageId="plain"), envelope], name="batch.jsonl")
+    report = ingest_lines(paw_env, [event(messageId="plain"), envelope], name="batch.jsonl")
     assert (report.lines_read, report.events_landed, report.quarantined) == (4, 3, 1)
     rows = {r["event_id"]: r for r in paw_env.lake_events()}
     # b1 takes the envelope's sentAt: 10:00:00 + (10:00:10 - 10:00:05) = 10:00:05
     assert rows["b1"]["event_timestamp"].isoformat() == "2024-03-01T10:00:05"
     assert json.loads(rows["b1"]["context"]) == {"library": {"name": "analytics-node"}}
     assert rows["b2"]["event_timestamp"].isoformat() == "2024-03-01T10:00:00"
-    assert json.loads(rows["b2"]["context"]) == {"own": True}
+    # the envelope's context is a default: the member's own keys win, key by key
+    assert json.loads(rows["b2"]["context"]) == {"own": True, "library": {"name": "analytics-node"}}
     [bad] = paw_env.quarantine()
     assert (bad["line_number"], bad["batch_index"], bad["reason"]) == (2, 2, "missing_identity")
 
@@ -231,7 +232,7 @@ def test_pretty_printed_batch_file(paw_env: PawEnv):
     envelope = {"batch": [event(messageId="x1"), event(messageId="x2")], "sentAt": None}
     path = paw_env.landing / "segment.json"
     path.write_text(json.dumps(envelope, indent=2))
-    report = land_events(paw_env.settings)
+    report = ingest(paw_env.settings)
     assert report.events_landed == 2
     assert report.reconciles
 
@@ -246,6 +247,6 @@ def test_blank_lines_are_not_events_and_crlf_is_fine(paw_env: PawEnv):
             + "\r\n"
         ).encode()
     )
-    report = land_events(paw_env.settings)
+    report = ingest(paw_env.settings)
     assert (report.lines_read, report.events_landed) == (2, 2)
     assert report.files[0].blank_lines == 2

@@ -11,9 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.land import land_events
-from ingestion.sample_data import GenerateOptions, generate
+from ingestion.ingest import ingest
 from ingestion.storage import LocalStorage
+from simulator.sample_data import GenerateOptions, generate
 from tests.conftest import PawEnv, event, query_lake
 
 OPTIONS = GenerateOptions(users=150, days=20, seed=7, end_date=date(2024, 3, 31))
@@ -25,7 +25,7 @@ def all_lake_files(lake: Path) -> list[Path]:
 
 def test_generate_ingest_and_every_line_is_accounted_for(paw_env: PawEnv):
     generated = generate(LocalStorage(paw_env.landing), OPTIONS)
-    report = land_events(paw_env.settings)
+    report = ingest(paw_env.settings)
 
     # Every non-blank landing line, counted independently of the ingestion code.
     lines = 0
@@ -52,7 +52,7 @@ def test_generate_ingest_and_every_line_is_accounted_for(paw_env: PawEnv):
     # The ingestion log in the lake says the same, per file.
     manifest = query_lake(
         paw_env.lake,
-        f"select * from read_parquet('{paw_env.lake}/_manifest/*.parquet')",
+        f"select * from read_parquet('{paw_env.lake}/_ingestion_log/*.parquet')",
     )
     assert len(manifest) == len(report.files)
     for row in manifest:
@@ -79,19 +79,19 @@ def test_generate_ingest_and_every_line_is_accounted_for(paw_env: PawEnv):
 
 def test_running_again_writes_nothing(paw_env: PawEnv):
     generate(LocalStorage(paw_env.landing), OPTIONS)
-    land_events(paw_env.settings)
+    ingest(paw_env.settings)
     before = {p: p.stat().st_mtime_ns for p in all_lake_files(paw_env.lake)}
-    again = land_events(paw_env.settings)
+    again = ingest(paw_env.settings)
     assert again.files == []
-    assert len(again.skipped_files) > 0
+    assert len(again.unchanged_files) > 0
     assert {p: p.stat().st_mtime_ns for p in all_lake_files(paw_env.lake)} == before
 
 
 def test_a_new_file_with_redeliveries_lands_only_new_events_in_the_lake_run(paw_env: PawEnv):
     paw_env.write_lines("a.ndjson", [event(messageId="1"), event(messageId="2")])
-    land_events(paw_env.settings)
+    ingest(paw_env.settings)
     paw_env.write_lines("b.ndjson", [event(messageId="2"), event(messageId="3")])
-    report = land_events(paw_env.settings)
+    report = ingest(paw_env.settings)
     assert [f.source_file for f in report.files] == ["b.ndjson"]
     # Across runs the lake keeps both copies of "2"; the warehouse deduplicates (stg_events).
     assert sorted(e["event_id"] for e in paw_env.lake_events()) == ["1", "2", "2", "3"]
@@ -102,7 +102,7 @@ def test_landing_files_are_never_modified(paw_env: PawEnv):
     before = {
         p: (p.stat().st_mtime_ns, p.read_bytes()) for p in paw_env.landing.rglob("*") if p.is_file()
     }
-    land_events(paw_env.settings)
+    ingest(paw_env.settings)
     after = {
         p: (p.stat().st_mtime_ns, p.read_bytes()) for p in paw_env.landing.rglob("*") if p.is_file()
     }
@@ -135,7 +135,7 @@ class _DiesAfterWrites:
 
 def _ingest_and_die(settings, writes: int) -> None:
     lake = _DiesAfterWrites(LocalStorage(Path(settings.lake_url)), writes)
-    land_events(settings, lake=lake)
+    ingest(settings, lake=lake)
 
 
 @pytest.mark.parametrize("writes_before_crash", [0, 1, 5, -1])
@@ -150,7 +150,7 @@ def test_a_run_killed_between_writes_then_rerun_loses_and_duplicates_nothing(
     )
     from paw.settings import Settings
 
-    reference = land_events(Settings.from_env(reference_env))
+    reference = ingest(Settings.from_env(reference_env))
     total_writes = len(reference.written_keys)
     writes = total_writes - 1 if writes_before_crash == -1 else writes_before_crash
 
@@ -160,7 +160,7 @@ def test_a_run_killed_between_writes_then_rerun_loses_and_duplicates_nothing(
     child.join(120)
     assert child.exitcode == 9  # it really died mid-run, leaving whatever it left
 
-    rerun = land_events(paw_env.settings)
+    rerun = ingest(paw_env.settings)
     assert rerun.reconciles
     ids = [e["event_id"] for e in paw_env.lake_events()]
     expected = [
@@ -189,7 +189,7 @@ def test_a_large_file_streams_through_in_chunks(paw_env: PawEnv):
     lines.insert(2500, "not json")
     lines.append(event(messageId="m10"))  # a duplicate in a later chunk
     paw_env.write_lines("big.ndjson.gz", lines)
-    report = land_events(paw_env.settings, block_bytes=16 * 1024)  # ~100 chunks
+    report = ingest(paw_env.settings, block_bytes=16 * 1024)  # ~100 chunks
     assert (report.lines_read, report.events_landed, report.quarantined, report.duplicates) == (
         5002,
         5000,
@@ -200,23 +200,6 @@ def test_a_large_file_streams_through_in_chunks(paw_env: PawEnv):
     assert bad["line_number"] == 2501
 
 
-def test_truncated_gzip_keeps_what_was_read_and_quarantines_the_rest(paw_env: PawEnv):
-    import gzip
-
-    data = gzip.compress(
-        b"\n".join(
-            __import__("json").dumps(event(messageId=f"t{i}")).encode() for i in range(20000)
-        )
-    )
-    (paw_env.landing / "cut.ndjson.gz").write_bytes(data[: len(data) // 2])
-    report = land_events(paw_env.settings, block_bytes=64 * 1024)
-    assert report.reconciles
-    assert report.events_landed > 0
-    assert report.reasons["invalid_json"] == 1
-    [row] = paw_env.quarantine()
-    assert "decompress" in row["error"]
-
-
 def test_a_second_writer_is_refused_with_a_clear_message(paw_env: PawEnv):
     from ingestion.storage import LockHeldError
 
@@ -225,4 +208,4 @@ def test_a_second_writer_is_refused_with_a_clear_message(paw_env: PawEnv):
         lake.lock("_lock", "someone-else"),
         pytest.raises(LockHeldError, match="held by another writer"),
     ):
-        land_events(paw_env.settings)
+        ingest(paw_env.settings)

@@ -12,12 +12,12 @@ import dagster as dg
 import duckdb
 import pytest
 
-from ingestion.sample_data import GenerateOptions, generate
 from ingestion.storage import LocalStorage
 from orchestration.dbt.project import dbt_build_args, paw_dbt_project
 from orchestration.definitions import build_definitions
 from orchestration.run import run_pipeline
 from paw.settings import Settings
+from simulator.sample_data import GenerateOptions, generate
 
 USERS = 400
 

@@ -12,10 +12,10 @@ import boto3
 import pyarrow.parquet as pq
 import pytest
 
-from ingestion.land import land_events
-from ingestion.sample_data import GenerateOptions, generate
+from ingestion.ingest import ingest
 from ingestion.storage import S3Storage, StorageError, open_storage
 from paw.settings import Settings
+from simulator.sample_data import GenerateOptions, generate
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "paw-test-key",
@@ -81,7 +81,7 @@ def test_ingestion_over_s3_reconciles_and_is_idempotent(s3_settings: Settings):
     lake = open_storage(s3_settings.lake_url, s3_settings.s3)
     generated = generate(landing, GenerateOptions(users=80, days=10, end_date=date(2024, 5, 1)))
 
-    report = land_events(s3_settings)
+    report = ingest(s3_settings)
     assert report.lines_read == generated.events
     assert report.reconciles
     events = _lake_table(lake, "events/")
@@ -92,7 +92,7 @@ def test_ingestion_over_s3_reconciles_and_is_idempotent(s3_settings: Settings):
     assert quarantine.num_rows == report.quarantined
 
     keys_before = [(o.key, o.size) for o in lake.list()]
-    again = land_events(s3_settings)
+    again = ingest(s3_settings)
     assert again.files == [] and again.events_landed == 0
     assert [(o.key, o.size) for o in lake.list()] == keys_before
     # Landing objects are untouched.
@@ -124,7 +124,7 @@ def test_dbt_reads_the_s3_lake_through_httpfs(s3_settings: Settings, tmp_path, m
 
     landing = open_storage(s3_settings.landing_url, s3_settings.s3)
     generate(landing, GenerateOptions(users=60, days=10, end_date=date(2024, 5, 1)))
-    report = land_events(s3_settings)
+    report = ingest(s3_settings)
     warehouse = tmp_path / "warehouse.duckdb"
     monkeypatch.setenv("PAW_WAREHOUSE", str(warehouse))
     result = run_dbt(

@@ -1,5 +1,8 @@
-{#- The run id in a lake file's name (part-<run_id>.parquet). Readers keep only the files of
-    committed runs (those in the manifest), so a run that died before its commit is never read. -#}
-{% macro paw_run_id_of(filename_column) -%}
-    regexp_extract({{ filename_column }}, 'part-([0-9]{8}T[0-9]{6}Z-[0-9a-f]{8})\.parquet', 1)
+{#- Only committed runs: a lake file counts when the run id in its name
+    (part-<run_id>.parquet, ingestion.lake.PART_FILE_PATTERN) is in the ingestion log, so a run
+    that died before its commit is never read. The one home of this rule in SQL. -#}
+{% macro paw_committed_runs_filter(filename_column) -%}
+    regexp_extract({{ filename_column }}, 'part-([0-9]{8}T[0-9]{6}Z-[0-9a-f]{8})\.parquet', 1) in (
+        select ingestion_log.run_id from {{ source('lake', 'ingestion_log') }} as ingestion_log
+    )
 {%- endmacro %}

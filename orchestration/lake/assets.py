@@ -4,14 +4,15 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from ingestion.ingest import ingest
 from ingestion.lake import newest_event_at
-from ingestion.land import IngestionReport, land_events
+from ingestion.report import IngestionReport
 from ingestion.storage import open_storage
 from orchestration.resources import PawSettings
 
 LAKE_EVENTS = dg.AssetKey(["lake", "events"])
 LAKE_QUARANTINE = dg.AssetKey(["lake", "quarantine"])
-LAKE_MANIFEST = dg.AssetKey(["lake", "ingestion_manifest"])
+LAKE_INGESTION_LOG = dg.AssetKey(["lake", "ingestion_log"])
 LANDING = dg.AssetKey(["landing", "raw_files"])
 
 # The landing zone is written by the apps that emit events, not by paw: an external asset, the
@@ -70,7 +71,7 @@ CHECKS = [
             deps=[LANDING],
         ),
         dg.AssetSpec(
-            LAKE_MANIFEST,
+            LAKE_INGESTION_LOG,
             description="Per landing file and run: size, hash and reconciliation.",
             group_name="lake",
             kinds={"parquet"},
@@ -78,14 +79,14 @@ CHECKS = [
         ),
     ],
     check_specs=CHECKS,
-    name="land_events",
+    name="ingest",
     description="Read new landing files, validate, quarantine, deduplicate and land them.",
     retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
     op_tags={"paw/writer": "lake"},
 )
-def land_events_asset(context: dg.AssetExecutionContext, config: IngestionConfig, paw: PawSettings):
+def ingest_asset(context: dg.AssetExecutionContext, config: IngestionConfig, paw: PawSettings):
     settings = paw.get()
-    report = land_events(settings)
+    report = ingest(settings)
     context.log.info(report.summary())
     newest = newest_event_at(open_storage(settings.lake_url, settings.s3))
     yield from lake_results(report, config, settings.lake_url, newest)
@@ -98,7 +99,9 @@ def lake_results(
     common = {
         "run_id": report.run_id,
         "new_files": len(report.files),
-        "files_already_ingested": len(report.skipped_files),
+        "files_already_ingested": len(report.unchanged_files),
+        "files_failed": len(report.failed_files),
+        "files_waiting": len(report.waiting_files),
         "lines_read": report.lines_read,
         "duration_seconds": round(report.seconds, 2),
     }
@@ -117,7 +120,7 @@ def lake_results(
         metadata={**common, "quarantined": report.quarantined, "by_reason": reasons},
     )
     yield dg.MaterializeResult(
-        asset_key=LAKE_MANIFEST,
+        asset_key=LAKE_INGESTION_LOG,
         metadata={**common, "files": [f.source_file for f in report.files][:100]},
     )
 

@@ -32,6 +32,7 @@ final as (
         user_id,
         anonymous_id,
         properties,
+        {{ paw_json_text('extra', '$.category') }} as page_category,
         {{ paw_context_fields('property_texts', 'context_texts') }}
     from parsed
 )

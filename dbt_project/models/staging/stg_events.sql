@@ -6,16 +6,10 @@ lake_events as (
     select * from {{ source('lake', 'events') }}
 ),
 
-committed_runs as (
-    select distinct run_id from {{ source('lake', 'ingestion_manifest') }}
-),
-
 committed_events as (
     select lake_events.*
     from lake_events
-    where {{ paw_run_id_of('lake_events.filename') }} in (
-        select committed_runs.run_id from committed_runs
-    )
+    where {{ paw_committed_runs_filter('lake_events.filename') }}
 ),
 
 ranked as (
@@ -44,10 +38,13 @@ final as (
         sent_at,
         received_at,
         ingested_at,
-        event_type in ('track', 'page', 'screen') as is_activity,
+        event_type in (
+            {%- for t in var('paw_activity_event_types') %}'{{ t }}'{{ ", " if not loop.last }}{% endfor -%}
+        ) as is_activity,
         properties,
         traits,
         context,
+        extra,
         source_file,
         source_line
     from ranked

@@ -4,10 +4,6 @@ lake_quarantine as (
     select * from {{ source('lake', 'quarantine') }}
 ),
 
-committed_runs as (
-    select distinct run_id from {{ source('lake', 'ingestion_manifest') }}
-),
-
 final as (
     select
         source_file,
@@ -19,9 +15,7 @@ final as (
         raw_bytes,
         ingested_at
     from lake_quarantine
-    where {{ paw_run_id_of('lake_quarantine.filename') }} in (
-        select committed_runs.run_id from committed_runs
-    )
+    where {{ paw_committed_runs_filter('lake_quarantine.filename') }}
 )
 
 select * from final

@@ -1,8 +1,8 @@
 {#- The ingestion log: one row per landing file per committed run. -#}
 with
 
-manifest as (
-    select * from {{ source('lake', 'ingestion_manifest') }}
+ingestion_log as (
+    select * from {{ source('lake', 'ingestion_log') }}
 ),
 
 final as (
@@ -10,6 +10,7 @@ final as (
         run_id,
         source_file,
         size_bytes,
+        source_version,
         content_hash,
         lines_read,
         blank_lines,
@@ -18,8 +19,9 @@ final as (
         duplicates,
         lines_read = events_landed + quarantined + duplicates as reconciles,
         started_at,
-        finished_at
-    from manifest
+        finished_at,
+        error
+    from ingestion_log
 )
 
 select * from final

@@ -1,0 +1,77 @@
+"""Within-run deduplication: an event id lands once per run, the first copy in file, line and
+batch order winning; later copies are counted as duplicates."""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from ingestion.contract import EVENT_SCHEMA
+
+
+class FirstCopies:
+    """The ids landed so far in this run, as 128-bit hashes in DuckDB (16 bytes an event)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.con.execute("create temp table seen (k uhugeint)")
+
+    def take(self) -> pa.Table:
+        """The events of `judged` not landed before in this run, with file_seq and event_date,
+        ordered by event_date; their ids are then remembered.
+
+        Every join builds its hash table on the batch's side, never on `seen` (one row per
+        event of the run), and the window that picks the first copy sees only the ids that
+        occur more than once in the batch.
+        """
+        columns = ", ".join(EVENT_SCHEMA.names)
+        self.con.execute(
+            """
+            create or replace temp table repeated as
+            with batch_keys as (
+                select k, count(*) as copies from judged where is_event group by k
+            )
+            select batch_keys.k, batch_keys.copies, seen.k is not null as landed_before
+            from batch_keys
+            left join seen on batch_keys.k = seen.k
+            where batch_keys.copies > 1 or seen.k is not null
+            """
+        )
+        kept = self.con.execute(
+            f"""
+            with losing_copies as (
+                select file_seq, line_number, batch_index
+                from (
+                    select
+                        judged.file_seq,
+                        judged.line_number,
+                        judged.batch_index,
+                        repeated.landed_before,
+                        row_number() over (
+                            partition by judged.k
+                            order by judged.file_seq, judged.line_number, judged.batch_index
+                        ) as copy_rank
+                    from judged
+                    inner join repeated on judged.k = repeated.k
+                    where judged.is_event
+                )
+                where landed_before or copy_rank > 1
+            )
+            select {columns}, file_seq, event_timestamp::date as event_date
+            from judged
+            where is_event
+            and not exists (
+                select 1 from losing_copies
+                where losing_copies.file_seq = judged.file_seq
+                and losing_copies.line_number = judged.line_number
+                and losing_copies.batch_index is not distinct from judged.batch_index
+            )
+            order by event_date
+            """
+        ).to_arrow_table()
+        self.con.execute(
+            "insert into seen select k from judged where is_event "
+            "and k not in (select k from repeated where landed_before) "
+            "group by k"
+        )
+        return kept

@@ -1,0 +1,30 @@
+"""The jobs: the whole pipeline, and ingestion alone (what the landing-zone sensor starts)."""
+
+import dagster as dg
+
+from orchestration.lake.assets import LAKE_EVENTS, LAKE_INGESTION_LOG, LAKE_QUARANTINE
+
+PIPELINE_JOB = "paw_pipeline"
+INGESTION_JOB = "paw_ingestion"
+
+# Runs that write the lake or the warehouse carry this tag; the run queue (dagster.yaml) lets
+# one such run at a time through, so a second one waits instead of racing the first.
+WRITER_TAG = {"paw/writer": "true"}
+
+
+def pipeline_job() -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        PIPELINE_JOB,
+        selection=dg.AssetSelection.all(),
+        description="Ingestion, the full dbt build with its tests, the extra checks, publish.",
+        tags=WRITER_TAG,
+    )
+
+
+def ingestion_job() -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        INGESTION_JOB,
+        selection=dg.AssetSelection.assets(LAKE_EVENTS, LAKE_QUARANTINE, LAKE_INGESTION_LOG),
+        description="Ingestion only: new landing files into the lake.",
+        tags=WRITER_TAG,
+    )
