@@ -35,9 +35,7 @@ setup: uv
 	@test -f $(DAGSTER_HOME)/dagster.yaml || cp orchestration/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 run: setup
-	@if [ -z "$$($(BIN)/python -m paw.landing_has_files)" ]; then \
-		$(BIN)/paw generate; \
-	fi
+	$(BIN)/paw generate --if-empty
 	$(BIN)/paw run
 	@$(BIN)/python -m paw.summary
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ingestion.contract import INGESTION_LOG_SCHEMA
@@ -83,13 +84,13 @@ def committed_runs(log: pa.Table) -> set[str]:
 def latest_entries(log: pa.Table) -> dict[str, LogEntry]:
     """The latest successful reading of each source file (failed readings do not count)."""
     out: dict[str, LogEntry] = {}
-    columns = ["run_id", "source_file", "size_bytes", "source_version", "content_hash", "error"]
-    for row in log.select(columns).to_pylist():
-        if row.pop("error") is not None:
-            continue
-        previous = out.get(row["source_file"])
-        if previous is None or row["run_id"] > previous.run_id:
-            out[row["source_file"]] = LogEntry(**row)
+    columns = ["run_id", "source_file", "size_bytes", "source_version", "content_hash"]
+    # by the time the file was read: run ids order only to the second
+    rows = log.filter(pc.is_null(log.column("error"))).sort_by(
+        [("started_at", "ascending"), ("run_id", "ascending")]
+    )
+    for row in rows.select(columns).to_pylist():
+        out[row["source_file"]] = LogEntry(**row)
     return out
 
 

@@ -12,7 +12,7 @@ INGESTION_JOB = "paw_ingestion"
 WRITER_TAG = {"paw/writer": "true"}
 
 
-def pipeline_job() -> dg.UnresolvedAssetJobDefinition:
+def pipeline_job():
     return dg.define_asset_job(
         PIPELINE_JOB,
         selection=dg.AssetSelection.all(),
@@ -21,7 +21,7 @@ def pipeline_job() -> dg.UnresolvedAssetJobDefinition:
     )
 
 
-def ingestion_job() -> dg.UnresolvedAssetJobDefinition:
+def ingestion_job():
     return dg.define_asset_job(
         INGESTION_JOB,
         selection=dg.AssetSelection.assets(LAKE_EVENTS, LAKE_QUARANTINE, LAKE_INGESTION_LOG),

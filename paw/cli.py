@@ -17,8 +17,14 @@ class CommandError(Exception):
 
 
 def _cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
+    from ingestion.selection import is_landing_file
     from ingestion.storage import open_storage
     from simulator.sample_data import GenerateOptions, generate
+
+    landing = open_storage(settings.landing_url, settings.s3)
+    if args.if_empty and any(is_landing_file(o.key) for o in landing.list()):
+        print(f"the landing zone {settings.landing_url} already holds files: nothing generated")
+        return
 
     options = GenerateOptions(
         users=args.users,
@@ -27,7 +33,7 @@ def _cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
         end_date=args.end_date,
         bad_rate=args.bad_rate,
     )
-    report = generate(open_storage(settings.landing_url, settings.s3), options)
+    report = generate(landing, options)
     print(
         f"generated {report.events:,} lines in {report.files} files for {args.users:,} users, "
         f"{report.start} to {report.end} ({report.bad_lines:,} bad on purpose, "
@@ -84,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument(
         "--bad-rate", type=float, default=0.005, help="share of bad lines (default 0.005)"
+    )
+    gen.add_argument(
+        "--if-empty",
+        action="store_true",
+        help="only when the landing zone holds no landing file yet (what `make run` uses)",
     )
     gen.set_defaults(func=_cmd_generate)
 

@@ -72,7 +72,7 @@ def test_the_graph_holds_every_dbt_model_the_checks_and_the_schedule():
         "landing/raw_files",
         "lake/events",
         "lake/quarantine",
-        "lake/ingestion_manifest",
+        "lake/ingestion_log",
         "warehouse/published",
     } <= keys
     lake = graph.get(dg.AssetKey(["lake", "events"]))

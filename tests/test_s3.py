@@ -145,3 +145,25 @@ def test_dbt_reads_the_s3_lake_through_httpfs(s3_settings: Settings, tmp_path, m
     quarantined = con.execute("select count(*) from staging.stg_quarantined_events").fetchone()[0]
     assert staged == report.events_landed
     assert quarantined == report.quarantined
+
+
+def test_a_no_op_run_over_s3_reads_no_landing_file(s3_settings: Settings):
+    landing = open_storage(s3_settings.landing_url, s3_settings.s3)
+    lake = open_storage(s3_settings.lake_url, s3_settings.s3)
+    for i in range(40):
+        landing.write_bytes_atomic(
+            f"day/{i:03d}.ndjson",
+            (
+                f'{{"type":"track","event":"e","messageId":"m{i}","userId":"u",'
+                f'"timestamp":"2024-03-01T10:00:00Z"}}\n'
+            ).encode(),
+        )
+    first = ingest(s3_settings, landing=landing, lake=lake)
+    assert first.events_landed == 40
+    gets: list[str] = []
+    landing.client.meta.events.register(
+        "before-call.s3.GetObject", lambda params, **_: gets.append(params["Key"])
+    )
+    again = ingest(s3_settings, landing=landing, lake=lake)
+    assert (len(again.files), len(again.unchanged_files)) == (0, 40)
+    assert gets == []

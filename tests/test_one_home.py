@@ -1,0 +1,71 @@
+"""Where a rule must be copied (a dbt yml, a doc, a SQL macro), the copy equals its one home."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from ingestion.contract import ACTIVITY_EVENT_TYPES, EVENT_TYPES, Reason
+from ingestion.lake import PART_FILE_PATTERN
+from paw.settings import project_root
+
+ROOT = project_root()
+DBT = ROOT / "dbt_project"
+
+
+def _column_tests(model_yml: Path, column: str) -> list:
+    [model] = yaml.safe_load(model_yml.read_text())["models"]
+    [col] = [c for c in model["columns"] if c["name"] == column]
+    return col.get("data_tests", [])
+
+
+def _accepted_values(model_yml: Path, column: str) -> list[str]:
+    for test in _column_tests(model_yml, column):
+        if isinstance(test, dict) and "accepted_values" in test:
+            return test["accepted_values"]["arguments"]["values"]
+    raise AssertionError(f"{model_yml}: {column} has no accepted_values test")
+
+
+def test_reason_codes_in_the_quarantine_model_equal_the_enum():
+    yml = DBT / "models/staging/stg_quarantined_events.yml"
+    assert _accepted_values(yml, "reason") == [r.value for r in Reason]
+
+
+def test_reason_codes_in_the_contract_doc_equal_the_enum():
+    doc = (ROOT / "docs/event-contract.md").read_text()
+    table = re.findall(r"^\| `([a-z_]+)` \|", doc.split("## Quarantine", 1)[1], re.M)
+    assert table == [r.value for r in Reason]
+
+
+def test_the_validation_sql_writes_no_reason_code_of_its_own():
+    sql = (ROOT / "ingestion/sql/validate_lines.sql").read_text()
+    for reason in Reason:
+        assert f"'{reason.value}'" not in sql, reason
+
+
+def test_event_types_in_staging_equal_the_contract():
+    yml = DBT / "models/staging/stg_events.yml"
+    assert tuple(_accepted_values(yml, "event_type")) == EVENT_TYPES
+    project = yaml.safe_load((DBT / "dbt_project.yml").read_text())
+    assert tuple(project["vars"]["paw_activity_event_types"]) == ACTIVITY_EVENT_TYPES
+
+
+def test_the_committed_runs_macro_uses_the_lakes_file_pattern():
+    macro = (DBT / "macros/lake.sql").read_text()
+    [pattern] = re.findall(r"regexp_extract\([^,]+, '([^']+)', 1\)", macro)
+    assert pattern == PART_FILE_PATTERN
+
+
+def test_the_lake_doc_states_the_real_buffer_sizes():
+    from ingestion.ingest import BATCH_LINES, DUCKDB_MEMORY_LIMIT
+    from ingestion.partitions import FLUSH_BYTES
+    from ingestion.reader import BLOCK_BYTES
+
+    memory = (ROOT / "docs/lake.md").read_text().split("**Bounded memory.**", 1)[1]
+    memory = " ".join(memory.split())
+    assert f"{BLOCK_BYTES // 2**20} MB blocks" in memory
+    assert f"{FLUSH_BYTES // 2**20} MB" in memory
+    assert f"{DUCKDB_MEMORY_LIMIT.removesuffix('MB')} MB" in memory
+    assert f"{BATCH_LINES:,} lines" in memory
