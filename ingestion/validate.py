@@ -144,7 +144,8 @@ def _field_type_errors() -> str:
         )
     for n in STRING_FIELDS:
         errors.append(
-            f"when k_{n} is not null and k_{n} <> 'string' then '{n} must be a string, got ' || k_{n}"
+            f"when k_{n} is not null and k_{n} <> 'string' then "
+            f"'{n} must be a string, got ' || k_{n}"
         )
     for n in OBJECT_FIELDS:
         errors.append(
