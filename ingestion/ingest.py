@@ -54,7 +54,7 @@ from paw.settings import Settings
 
 log = logging.getLogger("paw.ingestion")
 
-DUCKDB_MEMORY_LIMIT = "768MB"
+DUCKDB_MEMORY_LIMIT = "512MB"
 BATCH_LINES = 200_000  # lines validated together: small files are pooled, large ones cut
 
 

@@ -39,10 +39,10 @@ class PartitionWriter:
             self.buffers.setdefault(day, []).append(part)
             self.buffered_bytes += part.nbytes
         if self.buffered_bytes > FLUSH_BYTES:
-            for day in sorted(self.buffers, key=lambda d: -sum(t.nbytes for t in self.buffers[d])):
+            # Every date at once: a buffered part is a slice that keeps its whole batch alive,
+            # so writing only the largest dates would free much less than it counts.
+            for day in list(self.buffers):
                 self._flush(day)
-                if self.buffered_bytes <= FLUSH_BYTES // 2:
-                    break
 
     def _path(self, day: str) -> Path:
         return self.work_dir / f"events-{day}.parquet"

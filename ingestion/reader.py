@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from ingestion.contract import RAW_LINE_LIMIT, Reason
 
-BLOCK_BYTES = 64 * 1024 * 1024
+BLOCK_BYTES = 32 * 1024 * 1024
 WHOLE_DOCUMENT_LIMIT = 256 * 1024 * 1024  # a multi-line JSON document is parsed whole up to this
 
 

@@ -39,7 +39,9 @@ final as (
         received_at,
         ingested_at,
         event_type in (
-            {%- for t in var('paw_activity_event_types') %}'{{ t }}'{{ ", " if not loop.last }}{% endfor -%}
+            {%- for activity_type in var('paw_activity_event_types') %}
+                '{{ activity_type }}'{{ "," if not loop.last }}
+            {%- endfor %}
         ) as is_activity,
         properties,
         traits,
