@@ -3,6 +3,7 @@ data test and unit test, plus properties of the marts checked from outside dbt."
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -31,6 +32,31 @@ def built(tmp_path_factory) -> tuple[Settings, Path]:
         LocalStorage(root / "landing"),
         GenerateOptions(users=400, days=45, end_date=date(2024, 6, 30)),
     )
+    # A RudderStack identify (traits only in context.traits) and a page call with a category.
+    (root / "landing" / "handmade.ndjson").write_text(
+        "\n".join(
+            json.dumps(e)
+            for e in (
+                event(
+                    type="identify",
+                    messageId="rs-identify",
+                    userId="rudder-user",
+                    timestamp="2024-06-10T10:00:00Z",
+                    properties=None,
+                    context={"traits": {"email": "r@example.com"}},
+                ),
+                event(
+                    type="page",
+                    messageId="rs-page",
+                    userId="rudder-user",
+                    name="Docs",
+                    category="Guides",
+                    timestamp="2024-06-10T10:01:00Z",
+                ),
+            )
+        )
+        + "\n"
+    )
     ingest(settings)
     result = run_dbt(["build"], env=env)
     assert result.success, result.output
@@ -51,6 +77,20 @@ def test_schemas_are_exactly_staging_intermediate_and_marts(built):
         r[0] for r in con.execute("select distinct schema_name from duckdb_tables()").fetchall()
     }
     assert schemas == {"staging", "intermediate", "marts"}
+
+
+def test_context_traits_reach_the_person_and_a_page_category_reaches_fct_events(built):
+    settings, _ = built
+    con = connect(settings)
+    traits = con.execute(
+        "select traits from marts.dim_persons where person_id = "
+        "(select person_id from marts.fct_events where event_id = 'rs-page')"
+    ).fetchone()[0]
+    assert json.loads(traits)["email"] == "r@example.com"
+    category = con.execute(
+        "select page_category from marts.fct_events where event_id = 'rs-page'"
+    ).fetchone()[0]
+    assert category == "Guides"
 
 
 def test_every_staged_activity_event_is_in_fct_events_once(built):
