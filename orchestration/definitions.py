@@ -12,13 +12,19 @@ from orchestration.lake.assets import ingest_asset, landing_zone
 from orchestration.resources import PawSettings
 from orchestration.schedules import nightly_schedule
 from orchestration.sensors import landing_zone_sensor
-from orchestration.warehouse.assets import published_warehouse, stg_events_checks
+from orchestration.warehouse.assets import published_warehouse_asset, stg_events_checks
 
 
 def build_definitions(nightly_cron: str | None = None) -> dg.Definitions:
     project = paw_dbt_project()
+    dbt_warehouse = build_dbt_assets()
     return dg.Definitions(
-        assets=[landing_zone, ingest_asset, build_dbt_assets(), published_warehouse],
+        assets=[
+            landing_zone,
+            ingest_asset,
+            dbt_warehouse,
+            published_warehouse_asset(dbt_warehouse.keys),
+        ],
         asset_checks=[stg_events_checks],
         jobs=[pipeline_job(), ingestion_job()],
         schedules=[nightly_schedule(nightly_cron)],

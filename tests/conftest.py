@@ -67,13 +67,19 @@ def query_lake(lake: Path, sql: str) -> list[dict]:
     return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
 
 
+def local_env(root: Path) -> dict[str, str]:
+    """The variables of a paw whose landing zone, lake and warehouse live below `root`: the one
+    environment every test builds on."""
+    return {
+        "PAW_LANDING_URL": str(root / "landing"),
+        "PAW_LAKE_URL": str(root / "lake"),
+        "PAW_WAREHOUSE": str(root / "warehouse" / "paw.duckdb"),
+    }
+
+
 @pytest.fixture
 def paw_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PawEnv:
-    env = {
-        "PAW_LANDING_URL": str(tmp_path / "landing"),
-        "PAW_LAKE_URL": str(tmp_path / "lake"),
-        "PAW_WAREHOUSE": str(tmp_path / "warehouse" / "paw.duckdb"),
-    }
+    env = local_env(tmp_path)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     (tmp_path / "landing").mkdir()

@@ -10,12 +10,14 @@ import duckdb
 import pytest
 
 from bench.measure import Figure, Sample, parse_step_output, rate, ratio
+from bench.peer import PeerInputs, run_peer
 from bench.report import render
 from bench.results import compare, insight_seconds, model_timings, paw_insights
 from ingestion.ingest import ingest
 from ingestion.storage import LocalStorage
 from paw.settings import Settings
 from simulator.sample_data import GenerateOptions, generate
+from tests.conftest import local_env
 from tests.dbt_helpers import DBT_PROJECT, run_dbt
 
 
@@ -114,13 +116,8 @@ def test_the_report_says_plainly_when_a_target_is_missed():
 
 
 def test_the_peer_reproduces_paws_sessions_funnels_and_retention(tmp_path):
-    from bench.peer import PeerInputs, run_peer
 
-    env = {
-        "PAW_LANDING_URL": str(tmp_path / "landing"),
-        "PAW_LAKE_URL": str(tmp_path / "lake"),
-        "PAW_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
-    }
+    env = local_env(tmp_path)
     generate(
         LocalStorage(tmp_path / "landing"),
         GenerateOptions(users=250, days=30, end_date=date(2024, 4, 30)),

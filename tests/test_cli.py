@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
+
+from tests.conftest import local_env
 
 PAW = str(Path(sys.executable).parent / "paw")
 
@@ -20,11 +23,7 @@ def paw(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "PAW_LANDING_URL": str(tmp_path / "landing"),
-        "PAW_LAKE_URL": str(tmp_path / "lake"),
-        "PAW_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
-    }
+    return local_env(tmp_path)
 
 
 @pytest.mark.parametrize("command", ["generate", "ingest", "run", "sql"])
@@ -46,7 +45,6 @@ def test_generate_then_ingest_prints_a_reconciled_summary(env):
 
 
 def test_sql_prints_a_table_and_fails_in_one_line(env, tmp_path):
-    import duckdb
 
     con = duckdb.connect(env["PAW_WAREHOUSE"])
     con.execute("create schema marts; create table marts.t as select 1 as answer")

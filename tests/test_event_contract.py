@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 
 import pytest
 
 from ingestion.ingest import ingest
-from tests.conftest import PawEnv, event
+from tests.conftest import PawEnv, event, query_lake
 
 
 def ingest_lines(paw_env: PawEnv, lines, name: str = "events.ndjson"):
@@ -193,8 +195,29 @@ def test_missing_ids_are_derived_from_content_so_redeliveries_match(paw_env: Paw
     assert (report.events_landed, report.duplicates) == (2, 1)
     ids = [r["event_id"] for r in paw_env.lake_events()]
     assert all(i.startswith("paw-") for i in ids)
-    # The derived id does not depend on the run: a second landing zone gives the same ids.
     assert len(set(ids)) == 2
+
+
+def test_a_derived_id_does_not_depend_on_the_run(paw_env: PawEnv, tmp_path):
+    # The same id-less event in two landing zones, ingested at different times, gets the same
+    # id: deriving it from anything of the run (its ingested_at) would break redelivery.
+    line = event(messageId=None, sentAt="2024-03-01T10:00:01Z")
+    ingest_lines(paw_env, [line])
+    other = dataclasses.replace(
+        paw_env.settings,
+        landing_url=str(tmp_path / "landing-2"),
+        lake_url=str(tmp_path / "lake-2"),
+    )
+    (tmp_path / "landing-2").mkdir()
+    (tmp_path / "landing-2" / "again.ndjson").write_text(
+        json.dumps(dict(line, sentAt="2024-03-02T09:00:00Z")) + "\n"
+    )
+    time.sleep(1.1)  # another run start time, to the second
+    ingest(other)
+    [first] = paw_env.lake_events()
+    [second] = query_lake(tmp_path / "lake-2", "select * from events")
+    assert first["ingested_at"] != second["ingested_at"]
+    assert first["event_id"] == second["event_id"]
 
 
 def test_batch_envelope_applies_its_sent_at_and_context(paw_env: PawEnv):

@@ -12,7 +12,8 @@ import duckdb
 import pytest
 
 from ingestion.ingest import ingest
-from ingestion.storage import LocalStorage
+from ingestion.storage import LocalStorage, LockHeldError
+from paw.settings import Settings
 from simulator.sample_data import GenerateOptions, generate
 from tests.conftest import PawEnv, event, query_lake
 
@@ -148,7 +149,6 @@ def test_a_run_killed_between_writes_then_rerun_loses_and_duplicates_nothing(
         PAW_LANDING_URL=paw_env.settings.landing_url,
         PAW_LAKE_URL=str(paw_env.root / "reference-lake"),
     )
-    from paw.settings import Settings
 
     reference = ingest(Settings.from_env(reference_env))
     total_writes = len(reference.written_keys)
@@ -201,7 +201,6 @@ def test_a_large_file_streams_through_in_chunks(paw_env: PawEnv):
 
 
 def test_a_second_writer_is_refused_with_a_clear_message(paw_env: PawEnv):
-    from ingestion.storage import LockHeldError
 
     lake = LocalStorage(paw_env.lake)
     with (

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import yaml
 
 from ingestion.contract import ACTIVITY_EVENT_TYPES, EVENT_TYPES, Reason
+from ingestion.ingest import BATCH_LINES, DUCKDB_MEMORY_LIMIT
 from ingestion.lake import PART_FILE_PATTERN
+from ingestion.partitions import FLUSH_BYTES
+from ingestion.reader import BLOCK_BYTES
+from orchestration.dbt.project import paw_dbt_project
 from paw.settings import project_root
 
 ROOT = project_root()
@@ -59,9 +64,6 @@ def test_the_committed_runs_macro_uses_the_lakes_file_pattern():
 
 
 def test_the_lake_doc_states_the_real_buffer_sizes():
-    from ingestion.ingest import BATCH_LINES, DUCKDB_MEMORY_LIMIT
-    from ingestion.partitions import FLUSH_BYTES
-    from ingestion.reader import BLOCK_BYTES
 
     memory = (ROOT / "docs/lake.md").read_text().split("**Bounded memory.**", 1)[1]
     memory = " ".join(memory.split())
@@ -69,3 +71,33 @@ def test_the_lake_doc_states_the_real_buffer_sizes():
     assert f"{FLUSH_BYTES // 2**20} MB" in memory
     assert f"{DUCKDB_MEMORY_LIMIT.removesuffix('MB')} MB" in memory
     assert f"{BATCH_LINES:,} lines" in memory
+
+
+def _manifest() -> dict:
+
+    return json.loads(paw_dbt_project().manifest_path.read_text())
+
+
+def test_the_dbt_lineage_points_one_way():
+    layers = ("staging", "intermediate", "marts")
+    nodes = _manifest()["nodes"]
+    models = {k: v for k, v in nodes.items() if v["resource_type"] == "model"}
+
+    def layer(node: dict) -> int:
+        return next(i for i, name in enumerate(layers) if name in node["fqn"])
+
+    for node in models.values():
+        for parent in node["depends_on"]["nodes"]:
+            if parent in models:
+                assert layer(models[parent]) <= layer(node), (parent, node["name"])
+
+
+def test_shared_columns_are_described_once_by_a_doc_block():
+    manifest = _manifest()
+    docs = {d["name"]: d["block_contents"] for d in manifest["docs"].values()}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model":
+            continue
+        for name, column in node["columns"].items():
+            if name in ("person_id", "session_id", "event_id", "event_timestamp"):
+                assert column["description"] == docs[name], (node["name"], name)

@@ -9,13 +9,17 @@ from collections.abc import Iterator
 from datetime import date
 
 import boto3
+import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from moto.server import ThreadedMotoServer
 
 from ingestion.ingest import ingest
-from ingestion.storage import S3Storage, StorageError, open_storage
+from ingestion.storage import LockHeldError, S3Storage, StorageError, open_storage
 from paw.settings import Settings
 from simulator.sample_data import GenerateOptions, generate
+from tests.dbt_helpers import run_dbt
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "paw-test-key",
@@ -32,7 +36,6 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
 
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -66,7 +69,6 @@ def s3_settings(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, request) -> S
 
 
 def _lake_table(storage: S3Storage, prefix: str):
-    import pyarrow as pa
 
     tables = [
         pq.read_table(io.BytesIO(storage.read_bytes(obj.key)))
@@ -110,7 +112,6 @@ def test_s3_errors_name_the_object_and_never_the_secret(s3_settings: Settings):
 
 
 def test_the_s3_lake_lock_refuses_a_second_writer(s3_settings: Settings):
-    from ingestion.storage import LockHeldError
 
     lake = open_storage(s3_settings.lake_url, s3_settings.s3)
     with lake.lock("_lock", "first"), pytest.raises(LockHeldError), lake.lock("_lock", "second"):
@@ -120,7 +121,6 @@ def test_the_s3_lake_lock_refuses_a_second_writer(s3_settings: Settings):
 
 
 def test_dbt_reads_the_s3_lake_through_httpfs(s3_settings: Settings, tmp_path, monkeypatch):
-    from tests.dbt_helpers import run_dbt
 
     landing = open_storage(s3_settings.landing_url, s3_settings.s3)
     generate(landing, GenerateOptions(users=60, days=10, end_date=date(2024, 5, 1)))
@@ -138,7 +138,6 @@ def test_dbt_reads_the_s3_lake_through_httpfs(s3_settings: Settings, tmp_path, m
         ]
     )
     assert result.success, result.output
-    import duckdb
 
     con = duckdb.connect(str(warehouse), read_only=True)
     staged = con.execute("select count(*) from staging.stg_events").fetchone()[0]

@@ -1,5 +1,6 @@
 """Publishing the warehouse, and the checks on it that go beyond dbt's tests."""
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import dagster as dg
@@ -9,21 +10,6 @@ from orchestration.resources import PawSettings
 from orchestration.warehouse.files import build_path, publish_build
 
 STG_EVENTS = dg.AssetKey(["staging", "stg_events"])
-MART_KEYS = [
-    dg.AssetKey(["marts", name])
-    for name in (
-        "fct_events",
-        "fct_sessions",
-        "dim_persons",
-        "fct_funnel_progress",
-        "agg_funnel_steps",
-        "agg_retention",
-        "fct_rfm",
-        "agg_daily_engagement",
-        "agg_lifecycle",
-        "agg_daily_event_counts",
-    )
-]
 PUBLISHED = dg.AssetKey(["warehouse", "published"])
 
 
@@ -33,35 +19,41 @@ def _connect(path: Path | str) -> duckdb.DuckDBPyConnection:
     return con
 
 
-@dg.asset(
-    key=PUBLISHED,
-    deps=MART_KEYS,
-    group_name="warehouse",
-    kinds={"duckdb"},
-    description=(
-        "The warehouse analysts query (PAW_WAREHOUSE). Published by an atomic rename of this "
-        "run's build once every model and blocking check passed; open readers are unaffected."
-    ),
-    op_tags={"paw/writer": "warehouse"},
-)
-def published_warehouse(context: dg.AssetExecutionContext, paw: PawSettings):
-    settings = paw.get()
-    con = _connect(build_path(settings.warehouse_path, context.run.run_id))
-    try:
-        tables = con.execute(
-            "select schema_name || '.' || table_name, estimated_size "
-            "from duckdb_tables() where schema_name = 'marts' order by 1"
-        ).fetchall()
-    finally:
-        con.close()
-    path = publish_build(settings.warehouse_path, context.run.run_id)
-    return dg.MaterializeResult(
-        metadata={
-            "path": dg.MetadataValue.path(str(path)),
-            "size_mb": round(path.stat().st_size / 1e6, 1),
-            "mart_rows": {name: int(rows) for name, rows in tables},
-        }
+def published_warehouse_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
+    """The publish step, downstream of every asset whose table the warehouse file holds (every
+    dbt model and seed: the staging logs as much as the marts)."""
+
+    @dg.asset(
+        key=PUBLISHED,
+        deps=sorted(upstream, key=lambda k: k.to_user_string()),
+        group_name="warehouse",
+        kinds={"duckdb"},
+        description=(
+            "The warehouse analysts query (PAW_WAREHOUSE). Published by an atomic rename of this "
+            "run's build once every model and blocking check passed; open readers are unaffected."
+        ),
+        op_tags={"paw/writer": "warehouse"},
     )
+    def published_warehouse(context: dg.AssetExecutionContext, paw: PawSettings):
+        settings = paw.get()
+        con = _connect(build_path(settings.warehouse_path, context.run.run_id))
+        try:
+            tables = con.execute(
+                "select schema_name || '.' || table_name, estimated_size "
+                "from duckdb_tables() where schema_name = 'marts' order by 1"
+            ).fetchall()
+        finally:
+            con.close()
+        path = publish_build(settings.warehouse_path, context.run.run_id)
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(path)),
+                "size_mb": round(path.stat().st_size / 1e6, 1),
+                "mart_rows": {name: int(rows) for name, rows in tables},
+            }
+        )
+
+    return published_warehouse
 
 
 @dg.multi_asset_check(

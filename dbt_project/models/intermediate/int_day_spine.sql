@@ -2,13 +2,13 @@
 with
 
 activity as (
-    select * from {{ ref('fct_events') }}
+    select * from {{ ref('int_sessionized_activity') }}
 ),
 
 bounds as (
     select
-        min(event_date) as first_date,
-        max(event_date) as last_date
+        cast(min(event_timestamp) as date) as first_date,
+        cast(max(event_timestamp) as date) as last_date
     from activity
 ),
 

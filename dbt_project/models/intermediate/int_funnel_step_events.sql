@@ -1,27 +1,43 @@
 {#- Every activity event that matches a funnel step (an event may match several steps). -#}
 with
 
+events as (
+    select * from {{ ref('stg_events') }}
+),
+
 activity as (
-    select * from {{ ref('fct_events') }}
+    select * from {{ ref('int_sessionized_activity') }}
 ),
 
 funnel_steps as (
     select * from {{ ref('funnel_steps') }}
 ),
 
-final as (
+matching_events as (
     select
         funnel_steps.funnel_name,
         funnel_steps.step_number,
-        activity.person_id,
-        activity.event_id,
-        activity.event_timestamp
-    from activity
-    inner join funnel_steps on activity.event_name = funnel_steps.event_name
+        events.event_id
+    from events
+    inner join funnel_steps on events.event_name = funnel_steps.event_name
     where
-        funnel_steps.property_name is null
-        or {{ paw_json_text_at('activity.properties', 'funnel_steps.property_name') }}
-        = funnel_steps.property_value
+        events.is_activity
+        and (
+            funnel_steps.property_name is null
+            or {{ paw_json_text_at('events.properties', 'funnel_steps.property_name') }}
+            = funnel_steps.property_value
+        )
+),
+
+final as (
+    select
+        matching_events.funnel_name,
+        matching_events.step_number,
+        activity.person_id,
+        matching_events.event_id,
+        activity.event_timestamp
+    from matching_events
+    inner join activity on matching_events.event_id = activity.event_id
 )
 
 select * from final

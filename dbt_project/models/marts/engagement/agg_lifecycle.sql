@@ -1,7 +1,8 @@
-{#- PostHog's lifecycle, per day and per ISO week: each person active in a period is new (their
-    first active period), returning (also active in the period before) or resurrecting (not
-    active in the period before, but at some time earlier); a person active in the period
-    before but not in this one is dormant in this one. -#}
+{#- The lifecycle, per day and per ISO week (PostHog's statuses, keyed on activity: see
+    docs/semantics.md): each person active in a period is new (their first active period),
+    returning (also active in the period before) or resurrecting (not active in the period
+    before, but at some time earlier); a person active in the period before but not in this
+    one is dormant in this one. -#}
 with
 
 activity as (
