@@ -30,7 +30,7 @@ uv:
 setup: uv
 	$(UV) sync --frozen
 	$(BIN)/python -m paw.duckdb_extensions
-	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --quiet
+	$(BIN)/paw dbt parse --quiet
 	@mkdir -p $(DAGSTER_HOME) data/landing data/lake data/warehouse
 	@test -f $(DAGSTER_HOME)/dagster.yaml || cp orchestration/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 

@@ -7,7 +7,6 @@ import json
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -70,21 +69,16 @@ def dbt_build(args: dict) -> dict:
     warehouse.unlink(missing_ok=True)
     target = Path(args["target"])
     shutil.rmtree(target, ignore_errors=True)
-    project = Path(__file__).resolve().parent.parent / "dbt_project"
-    dbt = Path(sys.executable).parent / "dbt"
-    env = {
-        **os.environ,
-        "PAW_LAKE_URL": args["lake"],
-        "PAW_WAREHOUSE": str(warehouse),
-        "DBT_TARGET_PATH": str(target),
-    }
+    from orchestration.dbt.project import run_dbt_command
+    from paw.settings import Settings
+
+    settings = Settings.from_env({"PAW_LAKE_URL": args["lake"], "PAW_WAREHOUSE": str(warehouse)})
     start = time.perf_counter()
-    proc = subprocess.run(
-        [str(dbt), "build", "--profiles-dir", str(project)],
-        cwd=project,
-        env=env,
+    proc = run_dbt_command(
+        ["build"],
+        settings,
         capture_output=True,
-        text=True,
+        env={**os.environ, "DBT_TARGET_PATH": str(target)},
     )
     seconds = time.perf_counter() - start
     if proc.returncode != 0:

@@ -15,7 +15,10 @@ from orchestration.sensors import landing_zone_sensor
 from orchestration.warehouse.assets import published_warehouse_asset, stg_events_checks
 
 
-def build_definitions(nightly_cron: str | None = None) -> dg.Definitions:
+def build_definitions(
+    paw: PawSettings | None = None, nightly_cron: str | None = None
+) -> dg.Definitions:
+    """The definitions; `paw` defaults to the resource bound to the environment's variables."""
     project = paw_dbt_project()
     dbt_warehouse = build_dbt_assets()
     return dg.Definitions(
@@ -30,7 +33,7 @@ def build_definitions(nightly_cron: str | None = None) -> dg.Definitions:
         schedules=[nightly_schedule(nightly_cron)],
         sensors=[landing_zone_sensor],
         resources={
-            "paw": PawSettings(),
+            "paw": paw or PawSettings.bound_to_environment(),
             "dbt": DbtCliResource(project_dir=project, dbt_executable=dbt_executable()),
         },
     )

@@ -8,7 +8,8 @@ PIPELINE_JOB = "paw_pipeline"
 INGESTION_JOB = "paw_ingestion"
 
 # Runs that write the lake or the warehouse carry this tag; the run queue (dagster.yaml) lets
-# one such run at a time through, so a second one waits instead of racing the first.
+# one such run at a time out of the queue. Runs that skip the queue (`paw run`) are held by the
+# writer pool (orchestration/pools.py) step by step instead.
 WRITER_TAG = {"paw/writer": "true"}
 
 

@@ -52,10 +52,10 @@ def run_pipeline(
 ) -> PipelineResult:
     from orchestration.definitions import build_definitions
     from orchestration.jobs import PIPELINE_JOB
+    from orchestration.resources import PawSettings
 
-    # The resources read the environment: make sure they see these settings.
-    os.environ.update(settings.dbt_env())
-    job = build_definitions().resolve_job_def(PIPELINE_JOB)
+    definitions = build_definitions(paw=PawSettings.from_settings(settings))
+    job = definitions.resolve_job_def(PIPELINE_JOB)
     result = job.execute_in_process(
         run_config=run_config, instance=instance or _instance(), raise_on_error=False
     )

@@ -59,6 +59,14 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> None:
         raise CommandError(result.failure_line())
 
 
+def _cmd_dbt(args: argparse.Namespace, settings: Settings) -> None:
+    from orchestration.dbt.project import run_dbt_command
+
+    result = run_dbt_command(args.dbt_args, settings)
+    if result.returncode != 0:
+        raise CommandError(f"dbt {' '.join(args.dbt_args[:1])} exited with {result.returncode}")
+
+
 def _cmd_sql(args: argparse.Namespace, settings: Settings) -> None:
     from paw.query import run_query
 
@@ -105,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="the whole pipeline (ingestion, dbt build, checks) as the nightly job runs it"
     )
     run.set_defaults(func=_cmd_run)
+
+    dbt = sub.add_parser(
+        "dbt",
+        help="run dbt on the warehouse project with paw's settings (e.g. `paw dbt parse`)",
+        description="Runs dbt in dbt_project/ with paw's paths and credentials passed to it.",
+    )
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt's own arguments")
+    dbt.set_defaults(func=_cmd_dbt)
 
     sql = sub.add_parser("sql", help="query the warehouse (read-only) and print a table")
     sql.add_argument("query", help='SQL, e.g. "select * from marts.fct_sessions limit 5"')

@@ -7,6 +7,7 @@ once; dbt, DuckDB connections and the Dagster resource receive the resolved valu
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,9 +17,11 @@ DEFAULT_LANDING = "data/landing"
 DEFAULT_LAKE = "data/lake"
 DEFAULT_WAREHOUSE = "data/warehouse/paw.duckdb"
 DEFAULT_SETTLE_SECONDS = 60.0
+DEFAULT_BUILD_MEMORY = "3GB"  # DuckDB's memory limit for the warehouse build (it spills beyond)
 DEFAULT_REGION = "us-east-1"
 
 SETTLE_VARIABLE = "PAW_LANDING_SETTLE_SECONDS"
+BUILD_MEMORY_VARIABLE = "PAW_BUILD_MEMORY_LIMIT"
 AWS_VARIABLES = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -28,7 +31,14 @@ AWS_VARIABLES = (
     "AWS_ENDPOINT_URL_S3",
     "AWS_ENDPOINT_URL",
 )
-VARIABLES = ("PAW_LANDING_URL", "PAW_LAKE_URL", "PAW_WAREHOUSE", SETTLE_VARIABLE, *AWS_VARIABLES)
+VARIABLES = (
+    "PAW_LANDING_URL",
+    "PAW_LAKE_URL",
+    "PAW_WAREHOUSE",
+    SETTLE_VARIABLE,
+    BUILD_MEMORY_VARIABLE,
+    *AWS_VARIABLES,
+)
 
 
 def project_root() -> Path:
@@ -85,6 +95,7 @@ class Settings:
     warehouse_path: str
     s3: S3Settings = field(default_factory=S3Settings)
     landing_settle_seconds: float = DEFAULT_SETTLE_SECONDS
+    build_memory_limit: str = DEFAULT_BUILD_MEMORY
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -98,34 +109,28 @@ class Settings:
             warehouse_path=_resolve_url(env.get("PAW_WAREHOUSE") or DEFAULT_WAREHOUSE),
             s3=S3Settings.from_env(env),
             landing_settle_seconds=float(settle) if settle else DEFAULT_SETTLE_SECONDS,
+            build_memory_limit=env.get(BUILD_MEMORY_VARIABLE) or DEFAULT_BUILD_MEMORY,
         )
 
-    def dbt_env(self) -> dict[str, str]:
-        """The variables dbt's profiles.yml reads: absolute paths and the resolved S3 values
-        (so that dbt reads the store ingestion wrote, whichever AWS variable named it)."""
-        s3 = {
-            "AWS_ACCESS_KEY_ID": self.s3.access_key_id or "",
-            "AWS_SECRET_ACCESS_KEY": self.s3.secret_access_key or "",
-            "AWS_SESSION_TOKEN": self.s3.session_token or "",
-            "AWS_REGION": self.s3.region,
-            "AWS_ENDPOINT_URL": self.s3.endpoint_url or "",
-        }
-        return {
+    def as_environment(self) -> dict[str, str]:
+        """The variables that build these settings again (resolved: absolute paths, the one
+        region and endpoint in force); from_env(as_environment()) equals self."""
+        values = {
             "PAW_LANDING_URL": self.landing_url,
             "PAW_LAKE_URL": self.lake_url,
             "PAW_WAREHOUSE": self.warehouse_path,
-            **s3,
+            SETTLE_VARIABLE: repr(self.landing_settle_seconds),
+            BUILD_MEMORY_VARIABLE: self.build_memory_limit,
+            "AWS_ACCESS_KEY_ID": self.s3.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.s3.secret_access_key,
+            "AWS_SESSION_TOKEN": self.s3.session_token,
+            "AWS_REGION": self.s3.region,
+            "AWS_ENDPOINT_URL_S3": self.s3.endpoint_url,
         }
+        return {name: value for name, value in values.items() if value}
 
     def with_warehouse(self, path: str) -> Settings:
-        return Settings(self.landing_url, self.lake_url, path, self.s3, self.landing_settle_seconds)
-
-
-def environment_values(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The variables paw reads that are set, from `env` or the process environment and .env."""
-    if env is None:
-        env = {**_dotenv_values(), **os.environ}
-    return {name: env[name] for name in VARIABLES if env.get(name)}
+        return dataclasses.replace(self, warehouse_path=path)
 
 
 def _dotenv_values() -> dict[str, str]:

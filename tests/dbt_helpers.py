@@ -1,48 +1,49 @@
-"""Running the real dbt project from tests, as a subprocess with the test's environment."""
+"""Running the real dbt project from tests, through paw's one dbt invocation."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
+from orchestration.dbt.project import dbt_project_dir, run_dbt_command
+from paw.settings import Settings
+
+DBT_PROJECT = dbt_project_dir()
 
 
 @dataclass
 class DbtResult:
     success: bool
     output: str
-    # node name -> status, from dbt's run_results.json (not from its console text)
+    # unique id -> status, from dbt's run_results.json (not from its console text)
     statuses: dict[str, str] = field(default_factory=dict)
 
     @property
     def failed(self) -> set[str]:
-        return {name for name, status in self.statuses.items() if status in ("fail", "error")}
+        """The names of the nodes that failed or errored."""
+        return {
+            unique_id.split(".")[3 if unique_id.startswith("unit_test.") else 2]
+            for unique_id, status in self.statuses.items()
+            if status in ("fail", "error")
+        }
 
 
-def run_dbt(
-    args: list[str], env: dict[str, str] | None = None, project: Path = DBT_PROJECT
-) -> DbtResult:
-    dbt = Path(sys.executable).parent / "dbt"
-    where = ["--profiles-dir", str(project), "--project-dir", str(project)]
+def run_dbt(args: list[str], settings: Settings, project: Path = DBT_PROJECT) -> DbtResult:
     # Each call has its own dbt target folder, so tests never race `make run` or each other.
     with tempfile.TemporaryDirectory(prefix="paw-dbt-target-") as target:
-        proc = subprocess.run(
-            [str(dbt), *args, *where],
-            cwd=project,
-            env={**os.environ, **(env or {}), "DBT_TARGET_PATH": target},
+        proc = run_dbt_command(
+            args,
+            settings,
+            project_dir=project,
             capture_output=True,
-            text=True,
-            timeout=900,
+            env={**os.environ, "DBT_TARGET_PATH": target},
         )
         results = Path(target) / "run_results.json"
         statuses = {}
         if results.exists():
             for row in json.loads(results.read_text())["results"]:
-                statuses[row["unique_id"].split(".")[2]] = row["status"]
+                statuses[row["unique_id"]] = row["status"]
     return DbtResult(proc.returncode == 0, proc.stdout[-20000:] + proc.stderr[-5000:], statuses)

@@ -124,7 +124,8 @@ def test_the_peer_reproduces_paws_sessions_funnels_and_retention(tmp_path):
     )
     ingest(Settings.from_env(env))
     result = run_dbt(
-        ["build", "--exclude", "resource_type:test", "resource_type:unit_test"], env=env
+        ["build", "--exclude", "resource_type:test", "resource_type:unit_test"],
+        Settings.from_env(env),
     )
     assert result.success, result.output
     person_map = tmp_path / "map.parquet"

@@ -45,7 +45,7 @@ def test_generate_then_ingest_prints_a_reconciled_summary(env):
 
 
 def test_sql_prints_a_table_and_fails_in_one_line(env, tmp_path):
-
+    Path(env["PAW_WAREHOUSE"]).parent.mkdir()
     con = duckdb.connect(env["PAW_WAREHOUSE"])
     con.execute("create schema marts; create table marts.t as select 1 as answer")
     con.close()

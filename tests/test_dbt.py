@@ -54,7 +54,7 @@ def built(tmp_path_factory) -> tuple[Settings, Path]:
         + "\n"
     )
     ingest(settings)
-    result = run_dbt(["build"], env=env)
+    result = run_dbt(["build"], settings)
     assert result.success, result.output
     assert len(result.statuses) > 100 and not result.failed, result.failed
     return settings, root
@@ -192,7 +192,7 @@ def test_retention_day_zero_is_everyone_and_grains_agree_on_cohort_sizes(built):
 def test_a_rebuild_of_the_same_lake_gives_the_same_marts(built, tmp_path):
     settings, root = built
     other = tmp_path / "again.duckdb"
-    result = run_dbt(["build"], env={**settings.dbt_env(), "PAW_WAREHOUSE": str(other)})
+    result = run_dbt(["build"], settings.with_warehouse(str(other)))
     assert result.success, result.output
     a, b = connect(settings), duckdb.connect(str(other), read_only=True)
     for table in [
@@ -218,7 +218,7 @@ def test_redelivery_across_runs_keeps_the_copy_received_first(tmp_path):
     ingest(settings)
     (landing / "2.ndjson").write_text(json.dumps(early) + "\n")
     ingest(settings)
-    result = run_dbt(["run", "--select", "stg_events"], env=env)
+    result = run_dbt(["run", "--select", "stg_events"], settings)
     assert result.success, result.output
     con = duckdb.connect(env["PAW_WAREHOUSE"], read_only=True)
     assert con.execute("select properties from staging.stg_events").fetchall() == [
@@ -242,7 +242,7 @@ def test_a_bad_funnel_seed_fails_a_named_test(tmp_path):
     )
     result = run_dbt(
         ["build", "--select", "resource_type:seed", "assert_funnel_steps_have_no_gaps"],
-        env={"PAW_WAREHOUSE": str(tmp_path / "wh.duckdb")},
+        Settings.from_env(local_env(tmp_path)),
         project=project,
     )
     assert not result.success

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from ingestion.storage import LocalStorage
-from orchestration.dbt.project import dbt_build_args
+from orchestration.dbt.project import dbt_args
 from orchestration.definitions import build_definitions
 from orchestration.run import run_pipeline
 from paw.cli import main
@@ -72,13 +72,20 @@ def test_the_schedule_the_sensor_and_the_assets_read_as_documented():
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
 
 
-def test_dbt_build_args():
-    assert dbt_build_args() == ["build"]
-    assert dbt_build_args({"paw_session_timeout_minutes": 10}) == [
-        "build",
-        "--vars",
-        '{"paw_session_timeout_minutes": 10}',
-    ]
+def test_dbt_receives_paws_settings_as_vars_and_never_a_secret():
+    settings = Settings.from_env(
+        {"AWS_SECRET_ACCESS_KEY": "do-not-pass", "PAW_WAREHOUSE": "/w.duckdb"}
+    )
+    args = dbt_args(["build"], settings, "/tmp/secrets", {"paw_session_timeout_minutes": 10})
+    assert args[:2] == ["build", "--vars"]
+    assert json.loads(args[2]) == {
+        "paw_lake_url": settings.lake_url,
+        "paw_secret_directory": "/tmp/secrets",
+        "paw_duckdb_memory_limit": "3GB",
+        "paw_session_timeout_minutes": 10,
+        "paw_warehouse_path": "/w.duckdb",
+    }
+    assert "do-not-pass" not in " ".join(args)
 
 
 def test_the_whole_graph_materializes_and_every_check_passes(first_run):

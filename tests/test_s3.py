@@ -17,7 +17,8 @@ from moto.server import ThreadedMotoServer
 
 from ingestion.ingest import ingest
 from ingestion.storage import LockHeldError, S3Storage, StorageError, open_storage
-from paw.settings import Settings
+from paw.duckdb_secrets import secret_directory
+from paw.settings import S3Settings, Settings
 from simulator.sample_data import GenerateOptions, generate
 from tests.dbt_helpers import run_dbt
 
@@ -126,7 +127,6 @@ def test_dbt_reads_the_s3_lake_through_httpfs(s3_settings: Settings, tmp_path, m
     generate(landing, GenerateOptions(users=60, days=10, end_date=date(2024, 5, 1)))
     report = ingest(s3_settings)
     warehouse = tmp_path / "warehouse.duckdb"
-    monkeypatch.setenv("PAW_WAREHOUSE", str(warehouse))
     result = run_dbt(
         [
             "build",
@@ -135,7 +135,8 @@ def test_dbt_reads_the_s3_lake_through_httpfs(s3_settings: Settings, tmp_path, m
             "stg_quarantined_events",
             "--indirect-selection",
             "cautious",
-        ]
+        ],
+        s3_settings.with_warehouse(str(warehouse)),
     )
     assert result.success, result.output
 
@@ -166,3 +167,56 @@ def test_a_no_op_run_over_s3_reads_no_landing_file(s3_settings: Settings):
     again = ingest(s3_settings, landing=landing, lake=lake)
     assert (len(again.files), len(again.unchanged_files)) == (0, 40)
     assert gets == []
+
+
+def test_everything_goes_to_the_s3_specific_endpoint(s3_endpoint: str, tmp_path):
+    """AWS_ENDPOINT_URL_S3 wins over AWS_ENDPOINT_URL for ingestion and dbt alike."""
+    port = _free_port()
+    other = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    other.start()
+    try:
+        decoy = f"http://127.0.0.1:{port}"
+        env = {
+            **CREDENTIALS,
+            "AWS_ENDPOINT_URL": decoy,
+            "AWS_ENDPOINT_URL_S3": s3_endpoint,
+            "PAW_LANDING_URL": "s3://paw-two-endpoints/landing",
+            "PAW_LAKE_URL": "s3://paw-two-endpoints/lake",
+        }
+        clients = {
+            url: boto3.client(
+                "s3",
+                endpoint_url=url,
+                region_name="us-east-1",
+                aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            )
+            for url in (s3_endpoint, decoy)
+        }
+        for client in clients.values():
+            client.create_bucket(Bucket="paw-two-endpoints")
+        settings = Settings.from_env(env)
+        landing = open_storage(settings.landing_url, settings.s3)
+        generate(landing, GenerateOptions(users=30, days=5, end_date=date(2024, 5, 1)))
+        report = ingest(settings)
+        assert report.events_landed > 0
+        warehouse = tmp_path / "warehouse.duckdb"
+        result = run_dbt(["run", "--select", "stg_events"], settings.with_warehouse(str(warehouse)))
+        assert result.success, result.output
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            staged = con.execute("select count(*) from staging.stg_events").fetchone()[0]
+        assert staged == report.events_landed
+        assert "Contents" not in clients[decoy].list_objects_v2(Bucket="paw-two-endpoints")
+    finally:
+        other.stop()
+
+
+def test_a_session_token_reaches_duckdbs_secret():
+    s3 = S3Settings(access_key_id="k", secret_access_key="s", session_token="sts-token")
+    with secret_directory(s3) as folder:
+        con = duckdb.connect()
+        con.execute("set secret_directory = ?", [str(folder)])
+        [(text,)] = con.execute("select secret_string from duckdb_secrets()").fetchall()
+        con.close()
+    assert "session_token=redacted" in text and "key_id=k" in text
+    assert not folder.exists()

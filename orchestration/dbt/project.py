@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import functools
 import json
+import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster._utils.env import using_dagster_dev
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 
-from paw.settings import project_root
+from paw.duckdb_secrets import secret_directory
+from paw.settings import Settings, project_root
 
 LAYERS = ("staging", "intermediate", "marts")
 
@@ -21,14 +24,67 @@ def dbt_project_dir() -> Path:
     return project_root() / "dbt_project"
 
 
+def dbt_vars(settings: Settings, secrets: Path | str) -> dict[str, str]:
+    """What dbt reads of paw's settings (profiles.yml and the lake's sources use these vars):
+    the one place where dbt's inputs are built. Credentials never travel as vars (dbt writes
+    its vars into its artifacts): they are a DuckDB secret in the folder `secrets`."""
+    return {
+        "paw_warehouse_path": settings.warehouse_path,
+        "paw_lake_url": settings.lake_url,
+        "paw_secret_directory": str(secrets),
+        "paw_duckdb_memory_limit": settings.build_memory_limit,
+    }
+
+
+def dbt_args(
+    command: Sequence[str],
+    settings: Settings,
+    secrets: Path | str,
+    analytic_vars: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """A dbt command with paw's vars (and any analytic `paw_*` vars for this invocation)."""
+    all_vars = {**(analytic_vars or {}), **dbt_vars(settings, secrets)}
+    return [*command, "--vars", json.dumps(all_vars, sort_keys=True)]
+
+
+def run_dbt_command(
+    command: Sequence[str],
+    settings: Settings,
+    *,
+    project_dir: Path | None = None,
+    capture_output: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess:
+    """dbt as a subprocess with paw's settings: `paw dbt`, `make setup`'s parse, the tests."""
+    project_dir = project_dir or dbt_project_dir()
+    Path(settings.warehouse_path).parent.mkdir(parents=True, exist_ok=True)
+    where = ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
+    with secret_directory(settings.s3) as secrets:
+        return subprocess.run(
+            [dbt_executable(), *dbt_args(command, settings, secrets), *where],
+            cwd=project_dir,
+            env=dict(env) if env is not None else None,
+            capture_output=capture_output,
+            text=True,
+        )
+
+
+def parse_project(project_dir: Path) -> None:
+    """`dbt parse` as `make setup` runs it: with paw's vars, which the profile needs, and the dbt
+    of this environment (dagster-dbt's own preparer looks for dbt on PATH)."""
+    result = run_dbt_command(["parse", "--quiet"], Settings.from_env(), project_dir=project_dir)
+    if result.returncode != 0:
+        raise RuntimeError(f"`dbt parse` failed in {project_dir}: see its output above")
+
+
 @functools.cache
 def paw_dbt_project() -> DbtProject:
-    """The project; `make setup` writes its manifest (dbt parse), so loading never parses SQL."""
+    """The project. `make setup` writes its manifest (`paw dbt parse`) so that loading never
+    parses SQL; under `dagster dev` (to pick up edits), or when the manifest is missing, it is
+    parsed here (what DbtProject.prepare_if_dev does, with paw's parse)."""
     project = DbtProject(project_dir=dbt_project_dir(), profiles_dir=dbt_project_dir())
-    if not project.manifest_path.exists():
-        raise FileNotFoundError(
-            f"{project.manifest_path} is missing: run `make setup` (it runs `dbt parse`)"
-        )
+    if using_dagster_dev() or not project.manifest_path.exists():
+        parse_project(Path(project.project_dir))
     return project
 
 
@@ -63,12 +119,3 @@ def _layer(props: Mapping[str, Any]) -> str:
         if layer in fqn:
             return layer
     return props.get("schema") or "dbt"
-
-
-def dbt_build_args(vars_: Mapping[str, Any] | None = None) -> list[str]:
-    """The dbt invocation: `build` runs seeds, models and every test, singular tests (such as
-    the reconciliation) included; dagster-dbt adds --select for a partial selection."""
-    args = ["build"]
-    if vars_:
-        args += ["--vars", json.dumps(dict(vars_), sort_keys=True)]
-    return args

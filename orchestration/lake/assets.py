@@ -8,6 +8,7 @@ from ingestion.ingest import ingest
 from ingestion.lake import newest_event_at
 from ingestion.report import IngestionReport
 from ingestion.storage import open_storage
+from orchestration.pools import WRITER_POOL
 from orchestration.resources import PawSettings
 
 LAKE_EVENTS = dg.AssetKey(["lake", "events"])
@@ -82,7 +83,7 @@ CHECKS = [
     name="ingest",
     description="Read new landing files, validate, quarantine, deduplicate and land them.",
     retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
-    op_tags={"paw/writer": "lake"},
+    pool=WRITER_POOL,
 )
 def ingest_asset(context: dg.AssetExecutionContext, config: IngestionConfig, paw: PawSettings):
     settings = paw.get()

@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from orchestration.pools import WRITER_POOL
 from orchestration.resources import PawSettings
 from orchestration.warehouse.files import build_path, publish_build
 
@@ -32,7 +33,7 @@ def published_warehouse_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefin
             "The warehouse analysts query (PAW_WAREHOUSE). Published by an atomic rename of this "
             "run's build once every model and blocking check passed; open readers are unaffected."
         ),
-        op_tags={"paw/writer": "warehouse"},
+        pool=WRITER_POOL,
     )
     def published_warehouse(context: dg.AssetExecutionContext, paw: PawSettings):
         settings = paw.get()

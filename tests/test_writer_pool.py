@@ -1,0 +1,44 @@
+"""The single-writer rule holds for runs that skip the queue: a second writer's step waits."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+
+import dagster as dg
+
+from orchestration.definitions import build_definitions
+from orchestration.jobs import INGESTION_JOB
+from orchestration.pools import WRITER_POOL
+from orchestration.resources import PawSettings
+from paw.settings import project_root
+from tests.conftest import PawEnv, event
+
+
+def test_a_second_writer_waits_for_the_first(paw_env: PawEnv, tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(project_root() / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    instance = dg.DagsterInstance.from_config(str(home))
+    paw_env.write_lines("a.ndjson", [event(messageId="only")])
+    # another run is writing: it holds the pool's one slot (dagster.yaml's default limit)
+    assert instance.event_log_storage.initialize_concurrency_limit_to_default(WRITER_POOL)
+    held = instance.event_log_storage.claim_concurrency_slot(WRITER_POOL, "first-run", "step")
+    assert held.is_claimed
+    job = build_definitions(paw=PawSettings.from_settings(paw_env.settings)).resolve_job_def(
+        INGESTION_JOB
+    )
+    outcome: dict = {}
+    second = threading.Thread(
+        target=lambda: outcome.update(
+            result=job.execute_in_process(instance=instance, raise_on_error=False)
+        )
+    )
+    second.start()
+    time.sleep(8)
+    assert second.is_alive() and paw_env.lake_events() == []
+    instance.event_log_storage.free_concurrency_slots_for_run("first-run")
+    second.join(120)
+    assert outcome["result"].success
+    assert [e["event_id"] for e in paw_env.lake_events()] == ["only"]
