@@ -312,6 +312,21 @@ class S3Storage:
             return {}
 
 
+KEEP_LEFTOVERS = 3  # scratch folders and files of earlier runs kept for a post-mortem
+
+
+def remove_all_but_newest(paths: list[Path], keep: int = KEEP_LEFTOVERS) -> list[Path]:
+    """Delete all but the `keep` most recently modified of these files or folders."""
+    existing = sorted((p for p in paths if p.exists()), key=lambda p: p.stat().st_mtime)
+    removed = existing[: max(len(existing) - keep, 0)]
+    for path in removed:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return removed
+
+
 def staging_dir(storage: Storage, run_id: str) -> Path:
     """A scratch folder for a run's files before they are published: inside a local lake (so
     that publishing is a rename on one filesystem), else in the system temp folder."""
@@ -323,6 +338,9 @@ def staging_dir(storage: Storage, run_id: str) -> Path:
 
 
 def clear_stale_staging(storage: Storage) -> None:
-    """Scratch folders left by runs that died (called under the lake's lock)."""
+    """Scratch folders left by runs that died (called under the lake's lock): all of them in a
+    local lake, all but the newest few in the system temp folder for an S3 lake."""
     if isinstance(storage, LocalStorage):
         shutil.rmtree(storage.root / ".tmp", ignore_errors=True)
+    else:
+        remove_all_but_newest(list(Path(tempfile.gettempdir()).glob("paw-*-*")))

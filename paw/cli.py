@@ -70,7 +70,7 @@ def _cmd_dbt(args: argparse.Namespace, settings: Settings) -> None:
 def _cmd_sql(args: argparse.Namespace, settings: Settings) -> None:
     from paw.query import run_query
 
-    print(run_query(settings.warehouse_path, args.query, max_rows=args.max_rows))
+    print(run_query(settings.warehouse_path, args.query, fmt=args.format, max_rows=args.max_rows))
 
 
 def _date(value: str) -> date:
@@ -122,9 +122,22 @@ def build_parser() -> argparse.ArgumentParser:
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt's own arguments")
     dbt.set_defaults(func=_cmd_dbt)
 
-    sql = sub.add_parser("sql", help="query the warehouse (read-only) and print a table")
-    sql.add_argument("query", help='SQL, e.g. "select * from marts.fct_sessions limit 5"')
-    sql.add_argument("--max-rows", type=int, default=40, help="rows to print (default 40)")
+    sql = sub.add_parser(
+        "sql",
+        help="query the warehouse, read-only, and print the result",
+        description="Runs one statement on a read-only connection that can read the warehouse "
+        "and nothing else (no COPY TO, no reading or attaching other files).",
+    )
+    sql.add_argument("query", help='one statement, e.g. "select * from marts.fct_sessions"')
+    sql.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="table (default; at most --max-rows rows), or every row as csv or json",
+    )
+    sql.add_argument(
+        "--max-rows", type=int, default=40, help="rows of a table to print (default 40)"
+    )
     sql.set_defaults(func=_cmd_sql)
     return parser
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -67,3 +68,41 @@ def test_a_bad_argument_is_refused(env):
     result = paw("generate", "--end-date", "yesterday", env=env)
     assert result.returncode == 2
     assert "not a date" in result.stderr
+
+
+def test_sql_can_read_the_warehouse_and_nothing_else(env, tmp_path):
+    warehouse = Path(env["PAW_WAREHOUSE"])
+    warehouse.parent.mkdir()
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema marts; create table marts.t as select * from range(3) r(n)")
+    con.close()
+    before = warehouse.read_bytes()
+    secret = tmp_path / "secret.csv"
+    secret.write_text("a\n1\n")
+    for statement in (
+        f"copy (select 'x') to '{warehouse}'",
+        f"select * from read_csv('{secret}')",
+        f"attach '{tmp_path / 'other.duckdb'}' as other",
+        "set enable_external_access = true",
+        "create table marts.u as select 1",
+        "select 1; select 2",
+    ):
+        result = paw("sql", statement, env=env)
+        assert result.returncode == 1, (statement, result.stdout)
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert warehouse.read_bytes() == before
+    assert not (tmp_path / "other.duckdb").exists()
+
+
+def test_sql_prints_every_row_as_csv_or_json(env):
+    warehouse = Path(env["PAW_WAREHOUSE"])
+    warehouse.parent.mkdir()
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema marts; create table marts.t as select * from range(100) r(n)")
+    con.close()
+    as_csv = paw("sql", "select n from marts.t order by n", "--format", "csv", env=env)
+    assert as_csv.stdout.splitlines() == ["n", *[str(i) for i in range(100)]]
+    as_json = paw("sql", "select n from marts.t order by n", "--format", "json", env=env)
+    assert json.loads(as_json.stdout) == [{"n": i} for i in range(100)]
+    table = paw("sql", "select n from marts.t", "--max-rows", "5", env=env)
+    assert table.returncode == 0 and "100 rows" in table.stdout

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from pathlib import Path
 
 import duckdb
 
-STALE_BUILD_SECONDS = 24 * 3600
+from ingestion.storage import remove_all_but_newest
+
+PUBLISHED_MODE = 0o444
 
 
 def build_dir(warehouse_path: str) -> Path:
@@ -25,10 +26,11 @@ def build_path(warehouse_path: str, run_id: str) -> Path:
 
 
 def start_build(warehouse_path: str, run_id: str, *, from_published: bool) -> Path:
-    """The run's build file; a partial rebuild starts from a copy of the published warehouse."""
+    """The run's build file; a partial rebuild starts from a copy of the published warehouse.
+    Builds left by earlier failed runs are deleted, all but the newest few."""
     path = build_path(warehouse_path, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_builds(path.parent, keep=path)
+    remove_all_but_newest([p for p in path.parent.glob("*.duckdb*") if p != path])
     published = Path(warehouse_path)
     if from_published and published.exists() and not path.exists():
         tmp = path.with_suffix(".copying")
@@ -49,12 +51,15 @@ def publish_build(warehouse_path: str, run_id: str) -> Path:
     published.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
+    # Read-only on disk: an analyst's read-write connection fails at connect instead of
+    # writing into a file the next publish replaces.
+    os.chmod(path, PUBLISHED_MODE)
+    # A write-ahead log left beside the published path (by a process killed while writing to
+    # it) would be replayed into the new file and make it unopenable.
+    wal_of(published).unlink(missing_ok=True)
     os.replace(path, published)
     return published
 
 
-def _remove_stale_builds(folder: Path, keep: Path) -> None:
-    now = time.time()
-    for old in folder.glob("*.duckdb*"):
-        if old != keep and now - old.stat().st_mtime > STALE_BUILD_SECONDS:
-            old.unlink(missing_ok=True)
+def wal_of(database: Path) -> Path:
+    return database.with_name(database.name + ".wal")
