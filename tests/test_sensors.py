@@ -13,7 +13,9 @@ from tests.conftest import PawEnv, event
 
 
 def _evaluate(paw_env: PawEnv):
-    context = dg.build_sensor_context(resources={"paw": PawSettings()})
+    context = dg.build_sensor_context(
+        resources={"paw": PawSettings.from_settings(paw_env.settings)}
+    )
     return landing_zone_sensor(context)
 
 
