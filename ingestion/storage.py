@@ -176,6 +176,7 @@ class LocalStorage:
 class S3Storage:
     # A lock object older than this is taken to be left by a crashed writer.
     STALE_LOCK_SECONDS = 6 * 3600
+    MAX_ATTEMPTS = 8  # per call, with backoff, for throttling, 5xx and dropped connections
 
     def __init__(self, url: str, s3: S3Settings) -> None:
         import boto3
@@ -195,7 +196,7 @@ class S3Storage:
             region_name=s3.region or "us-east-1",
             endpoint_url=s3.endpoint_url,
             # Transient errors (throttling, 5xx, dropped connections) retry with backoff.
-            config=Config(retries={"max_attempts": 8, "mode": "standard"}),
+            config=Config(retries={"max_attempts": self.MAX_ATTEMPTS, "mode": "standard"}),
         )
 
     def _key(self, key: str) -> str:
@@ -292,7 +293,7 @@ class S3Storage:
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
                 if code not in ("PreconditionFailed", "ConditionalRequestConflict"):
-                    raise self._wrap("lock", name, exc) from exc
+                    raise self._wrap("take the lock", name, exc) from exc
                 current = self._read_lock(key)
                 if attempt == 0 and time.time() - current.get("at", 0) > self.STALE_LOCK_SECONDS:
                     self.client.delete_object(Bucket=self.bucket, Key=key)
@@ -300,10 +301,19 @@ class S3Storage:
                 raise LockHeldError(
                     f"{self.url_of(name)} is held by another writer ({current.get('holder', '?')})"
                 ) from exc
+            except Exception as exc:  # the endpoint down, a dropped connection
+                raise self._wrap("take the lock", name, exc) from exc
         try:
             yield
-        finally:
+        except BaseException:
+            # The error that stopped the work is the one to report, not a failed release.
+            with contextlib.suppress(Exception):
+                self.client.delete_object(Bucket=self.bucket, Key=key)
+            raise
+        try:
             self.client.delete_object(Bucket=self.bucket, Key=key)
+        except Exception as exc:
+            raise self._wrap("release the lock", name, exc) from exc
 
     def _read_lock(self, key: str) -> dict:
         try:

@@ -62,10 +62,22 @@ def run_pipeline(
     return summarize(result, settings)
 
 
+WRAPPERS = ("Dagster", "RetryRequested")
+
+
+def _user_error(error) -> str:
+    """The first line of the user's exception, not of Dagster's wrappers (nor of the library
+    error beneath it, which would not name the file or the bucket)."""
+    while error is not None and error.cls_name.startswith(WRAPPERS) and error.cause:
+        error = error.cause
+    return error.message.strip().splitlines()[0] if error else "unknown error"
+
+
 def summarize(result: dg.ExecuteInProcessResult, settings: Settings) -> PipelineResult:
     out = PipelineResult(
         success=result.success, run_id=result.run_id, warehouse_path=settings.warehouse_path
     )
+    retried: dict[str, str] = {}  # step -> the error of its last attempt
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             out.materialized += 1
@@ -79,11 +91,12 @@ def summarize(result: dg.ExecuteInProcessResult, settings: Settings) -> Pipeline
                 out.warnings.append(f"check {name} warns: {evaluation.description or ''}".strip())
             else:
                 out.failures.append(f"check {name} failed: {evaluation.description or ''}".strip())
+        elif event.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY:
+            retried[event.step_key] = _user_error(event.event_specific_data.error)
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
-            error = event.event_specific_data.error
-            while error is not None and error.cause is not None:
-                error = error.cause  # the user's exception, not Dagster's wrapper
-            message = error.message.strip().splitlines()[0] if error else "unknown error"
+            message = _user_error(event.event_specific_data.error)
+            if "max_retries" in message and event.step_key in retried:
+                message = f"{retried[event.step_key]} (after every retry)"
             out.failures.append(f"step {event.step_key} failed: {message}")
     if not out.success and not out.failures:
         out.failures.append("the run failed; see the Dagster UI for the run's logs")

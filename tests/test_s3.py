@@ -17,6 +17,7 @@ from moto.server import ThreadedMotoServer
 
 from ingestion.ingest import ingest
 from ingestion.storage import LockHeldError, S3Storage, StorageError, open_storage
+from paw.cli import main
 from paw.duckdb_secrets import secret_directory
 from paw.settings import S3Settings, Settings
 from simulator.sample_data import GenerateOptions, generate
@@ -209,3 +210,43 @@ def test_a_session_token_reaches_duckdbs_secret():
         con.close()
     assert "session_token=redacted" in text and "key_id=k" in text
     assert not folder.exists()
+
+
+def test_paw_run_with_a_missing_bucket_names_it(s3_endpoint: str, tmp_path, monkeypatch, capsys):
+    env = {
+        **CREDENTIALS,
+        "AWS_ENDPOINT_URL": s3_endpoint,
+        "PAW_LANDING_URL": str(tmp_path / "landing"),
+        "PAW_LAKE_URL": "s3://paw-no-such-bucket/lake",
+        "PAW_WAREHOUSE": str(tmp_path / "warehouse" / "paw.duckdb"),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    (tmp_path / "landing").mkdir()
+    (tmp_path / "landing" / "a.ndjson").write_text('{"type":"track"}\n')
+    assert main(["run"]) == 1
+    last_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "s3://paw-no-such-bucket/lake/_lock" in last_line and "take the lock" in last_line
+
+
+def test_the_error_that_stopped_the_work_is_reported_not_the_lock_release():
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    s3 = S3Settings(
+        access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        endpoint_url=endpoint,
+    )
+
+    class OneAttempt(S3Storage):
+        MAX_ATTEMPTS = 1
+
+    lake = OneAttempt("s3://paw-going-down/lake", s3)
+    lake.client.create_bucket(Bucket="paw-going-down")
+    with pytest.raises(StorageError) as caught, lake.lock("_lock", "me"):
+        server.stop()  # the endpoint goes down mid-run
+        lake.list("events/")
+    assert str(caught.value).startswith("cannot list s3://paw-going-down/lake/events/")

@@ -82,7 +82,6 @@ CHECKS = [
     check_specs=CHECKS,
     name="ingest",
     description="Read new landing files, validate, quarantine, deduplicate and land them.",
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
     pool=WRITER_POOL,
 )
 def ingest_asset(context: dg.AssetExecutionContext, config: IngestionConfig, paw: PawSettings):
