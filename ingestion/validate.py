@@ -28,6 +28,7 @@ from ingestion.contract import (
     RAW_LINE_LIMIT,
     Reason,
 )
+from paw.sql import sql_literal
 
 SQL_DIR = Path(__file__).parent / "sql"
 SCAN_BATCH_ROWS = 16_384
@@ -39,11 +40,6 @@ TIME_FIELDS = ("timestamp", "original_timestamp", "sent_at", "received_at")
 TRANSPORT_FIELDS = ("sent_at", "received_at")
 # The envelope fields that are not defaults for its members.
 ENVELOPE_OWN_FIELDS = tuple(n for n in FIELD_SPELLINGS if n not in ("context",))
-
-
-def sql_literal(value: str) -> str:
-    """A SQL string literal: the one way a Python string becomes SQL text here."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def render(template: str, values: dict[str, str]) -> str:

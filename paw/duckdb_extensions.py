@@ -6,6 +6,8 @@ from pathlib import Path
 
 import duckdb
 
+from paw.sql import sql_literal
+
 
 def httpfs_extension_file() -> Path:
     import duckdb_extension_httpfs
@@ -25,7 +27,7 @@ def httpfs_extension_file() -> Path:
 def install_httpfs(con: duckdb.DuckDBPyConnection | None = None) -> None:
     """Install httpfs into DuckDB's extension folder from the wheel's file, then load it."""
     con = con or duckdb.connect()
-    con.execute(f"install '{httpfs_extension_file()}'")
+    con.execute(f"install {sql_literal(str(httpfs_extension_file()))}")
     con.execute("load httpfs")
 
 

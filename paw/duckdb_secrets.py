@@ -13,10 +13,7 @@ from pathlib import Path
 import duckdb
 
 from paw.settings import S3Settings
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+from paw.sql import sql_literal
 
 
 def s3_secret_sql(s3: S3Settings) -> str:
@@ -28,7 +25,7 @@ def s3_secret_sql(s3: S3Settings) -> str:
         "region": s3.region,
         "endpoint": s3.endpoint_host,
     }
-    parts = ["type s3"] + [f"{k} {_literal(v)}" for k, v in fields.items() if v]
+    parts = ["type s3"] + [f"{k} {sql_literal(v)}" for k, v in fields.items() if v]
     if s3.endpoint_url:
         parts += ["url_style 'path'", f"use_ssl {str(s3.use_ssl).lower()}"]
     return f"create persistent secret paw_s3 ({', '.join(parts)})"

@@ -252,3 +252,18 @@ def test_a_bad_funnel_seed_fails_a_named_test(tmp_path):
         "funnel_conversion_window_must_be_positive",
         "funnel_steps_must_name_a_funnel_in_funnels_csv",
     }, result.output[-3000:]
+
+
+def test_paths_with_quotes_are_data_not_sql(tmp_path):
+    root = tmp_path / "o'brien's data"
+    settings = Settings.from_env(local_env(root))
+    generate(
+        LocalStorage(root / "landing"),
+        GenerateOptions(users=20, days=3, end_date=date(2024, 6, 30)),
+    )
+    report = ingest(settings)
+    result = run_dbt(["run", "--select", "stg_events", "stg_quarantined_events"], settings)
+    assert result.success, result.output
+    with duckdb.connect(settings.warehouse_path, read_only=True) as con:
+        staged = con.execute("select count(*) from staging.stg_events").fetchone()[0]
+    assert staged == report.events_landed
