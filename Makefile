@@ -32,7 +32,7 @@ setup: uv
 	$(BIN)/python -m paw.duckdb_extensions
 	$(BIN)/paw dbt parse --quiet
 	@mkdir -p $(DAGSTER_HOME) data/landing data/lake data/warehouse
-	@test -f $(DAGSTER_HOME)/dagster.yaml || cp orchestration/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	@cp -u orchestration/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 run: setup
 	$(BIN)/paw generate --if-empty

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -44,6 +45,44 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
+# Runs `paw run` executes carry the host and process that run them, so that a later `paw run`
+# can tell a run whose process was killed from one still going.
+HOST_TAG = "paw/host"
+PID_TAG = "paw/pid"
+
+
+def _process_is_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def fail_orphaned_runs(instance: dg.DagsterInstance, job_name: str) -> list[str]:
+    """Mark as failed the earlier `paw run` runs of this host still STARTED whose process is
+    gone (killed with kill -9), and free their pool slots: left as they are, they would hold
+    the run queue's and the writer pool's slots forever."""
+    host = socket.gethostname()
+    orphans = []
+    records = instance.get_run_records(
+        dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.STARTED])
+    )
+    for record in records:
+        run = record.dagster_run
+        pid = run.tags.get(PID_TAG)
+        if run.tags.get(HOST_TAG) == host and pid and _process_is_gone(int(pid)):
+            instance.report_run_failed(
+                run, f"its process ({host}, pid {pid}) is gone: marked failed by a later paw run"
+            )
+            # its writing step's slot of the writer pool would otherwise be held forever
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            orphans.append(run.run_id)
+    return orphans
+
+
 def run_pipeline(
     settings: Settings,
     *,
@@ -54,12 +93,19 @@ def run_pipeline(
     from orchestration.jobs import PIPELINE_JOB
     from orchestration.resources import PawSettings
 
+    instance = instance or _instance()
+    orphans = fail_orphaned_runs(instance, PIPELINE_JOB)
     definitions = build_definitions(paw=PawSettings.from_settings(settings))
     job = definitions.resolve_job_def(PIPELINE_JOB)
     result = job.execute_in_process(
-        run_config=run_config, instance=instance or _instance(), raise_on_error=False
+        run_config=run_config,
+        instance=instance,
+        raise_on_error=False,
+        tags={HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())},
     )
-    return summarize(result, settings)
+    summary = summarize(result, settings)
+    summary.warnings += [f"run {run_id} had died: marked failed" for run_id in orphans]
+    return summary
 
 
 WRAPPERS = ("Dagster", "RetryRequested")

@@ -89,9 +89,13 @@ def paw_dbt_project() -> DbtProject:
 
 
 def dbt_executable() -> str:
-    """dbt from the same environment as this Python, whether or not it is on PATH."""
-    candidate = Path(sys.executable).parent / "dbt"
-    return str(candidate) if candidate.exists() else "dbt"
+    """dbt from the same environment as this Python, whether or not it is on PATH, behind
+    `paw-dbt` (paw/dbt_guard.py), which ends it when the process that started it dies."""
+    for name in ("paw-dbt", "dbt"):
+        candidate = Path(sys.executable).parent / name
+        if candidate.exists():
+            return str(candidate)
+    return "dbt"
 
 
 class PawDbtTranslator(DagsterDbtTranslator):
