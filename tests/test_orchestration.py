@@ -20,6 +20,7 @@ from paw.cli import main
 from paw.settings import Settings
 from simulator.sample_data import GenerateOptions, generate
 from tests.conftest import local_env
+from tests.pipeline_job import paw_pipeline
 
 USERS = 400
 
@@ -201,3 +202,44 @@ def test_an_analyst_reading_during_a_rebuild_does_not_block_it(first_run, tmp_pa
     reader.close()
     with duckdb.connect(settings.warehouse_path, read_only=True) as fresh:
         assert fresh.execute("select count(*) from marts.fct_events").fetchone()[0] == before + 50
+
+
+def _break_the_checks(root: Path) -> bytes:
+    """A published warehouse that cannot be opened: stg_events_checks (which compares the new
+    build with it) raises. Returns its bytes."""
+    warehouse = root / "warehouse" / "paw.duckdb"
+    warehouse.chmod(0o644)
+    warehouse.write_bytes(b"not a duckdb file" * 1000)
+    (root / "landing" / "more.ndjson").write_text(
+        json.dumps({"type": "track", "event": "x", "userId": "u", "timestamp": "2024-01-02"}) + "\n"
+    )
+    return warehouse.read_bytes()
+
+
+def test_a_failed_blocking_check_stops_the_publish_in_process(first_run, tmp_path, monkeypatch):
+    root, settings = _copy(first_run, tmp_path, monkeypatch)
+    before = _break_the_checks(root)
+    result = run_pipeline(settings)
+    assert not result.success
+    assert any("stg_events_checks" in f for f in result.failures), result.summary()
+    assert Path(settings.warehouse_path).read_bytes() == before
+
+
+def test_a_failed_blocking_check_stops_the_publish_with_one_process_per_step(
+    first_run, tmp_path, monkeypatch
+):
+    root, settings = _copy(first_run, tmp_path, monkeypatch)
+    before = _break_the_checks(root)
+    with dg.instance_for_test() as instance:
+        result = dg.execute_job(
+            dg.reconstructable(paw_pipeline), instance=instance, raise_on_error=False
+        )
+        steps = {
+            event.step_key: event.event_type_value
+            for event in result.all_events
+            if event.step_key and event.is_step_event
+        }
+    assert not result.success
+    assert steps["stg_events_checks"] == "STEP_FAILURE"
+    assert steps.get("warehouse__published") != "STEP_SUCCESS"
+    assert Path(settings.warehouse_path).read_bytes() == before
