@@ -1,10 +1,12 @@
 """Publishing the warehouse, and the checks on it that go beyond dbt's tests."""
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+from dagster_duckdb import DuckDBResource
 
 from orchestration.pools import WRITER_POOL
 from orchestration.resources import PawSettings
@@ -14,10 +16,15 @@ STG_EVENTS = dg.AssetKey(["staging", "stg_events"])
 PUBLISHED = dg.AssetKey(["warehouse", "published"])
 
 
-def _connect(path: Path | str) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(path), read_only=True)
-    con.execute("set TimeZone = 'UTC'")
-    return con
+@contextlib.contextmanager
+def read_only(path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to a warehouse file through dagster-duckdb's resource, closed when
+    the block ends, whatever happens in it. Every connection of these steps has this one
+    configuration (DuckDB refuses a second connection to a file with another one)."""
+    resource = DuckDBResource(database=str(path), connection_config={"access_mode": "READ_ONLY"})
+    with resource.get_connection() as con:
+        con.execute("set TimeZone = 'UTC'")
+        yield con
 
 
 def published_warehouse_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
@@ -37,14 +44,11 @@ def published_warehouse_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefin
     )
     def published_warehouse(context: dg.AssetExecutionContext, paw: PawSettings):
         settings = paw.get()
-        con = _connect(build_path(settings.warehouse_path, context.run.run_id))
-        try:
+        with read_only(build_path(settings.warehouse_path, context.run.run_id)) as con:
             tables = con.execute(
                 "select schema_name || '.' || table_name, estimated_size "
                 "from duckdb_tables() where schema_name = 'marts' order by 1"
             ).fetchall()
-        finally:
-            con.close()
         path = publish_build(settings.warehouse_path, context.run.run_id)
         return dg.MaterializeResult(
             metadata={
@@ -84,17 +88,19 @@ def published_warehouse_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefin
 def stg_events_checks(context: dg.AssetCheckExecutionContext, paw: PawSettings):
     settings = paw.get()
     build = build_path(settings.warehouse_path, context.run.run_id)
-    current = _connect(build if build.exists() else settings.warehouse_path)
     previous_path = Path(settings.warehouse_path)
-    previous = _connect(previous_path) if build.exists() and previous_path.exists() else None
-    try:
+    with contextlib.ExitStack() as connections:
+        current = connections.enter_context(
+            read_only(build if build.exists() else settings.warehouse_path)
+        )
+        previous = (
+            connections.enter_context(read_only(previous_path))
+            if build.exists() and previous_path.exists()
+            else None
+        )
         yield _duplicates(current)
         yield _volume(current, previous)
         yield _drift(current, previous)
-    finally:
-        current.close()
-        if previous is not None:
-            previous.close()
 
 
 def _duplicates(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
