@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -47,3 +48,13 @@ def test_the_published_file_is_read_only_on_disk_and_replaced_whole(tmp_path: Pa
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select v from t").fetchall() == [(2,)]
     assert not build_path(str(warehouse), "run-2").exists()
+
+
+def test_builds_left_by_failed_runs_are_pruned_to_the_newest_few(tmp_path: Path):
+    warehouse = tmp_path / "paw.duckdb"
+    for i in range(6):  # six failed runs left their builds
+        _build(warehouse, f"failed-{i}", i)
+        os.utime(build_path(str(warehouse), f"failed-{i}"), (1000 + i, 1000 + i))
+    start_build(str(warehouse), "next", from_published=False)
+    left = sorted(p.name for p in build_path(str(warehouse), "x").parent.glob("*.duckdb"))
+    assert left == ["paw-failed-3.duckdb", "paw-failed-4.duckdb", "paw-failed-5.duckdb"]

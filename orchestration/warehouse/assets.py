@@ -6,7 +6,6 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-from dagster_duckdb import DuckDBResource
 
 from orchestration.pools import WRITER_POOL
 from orchestration.resources import PawSettings
@@ -18,13 +17,16 @@ PUBLISHED = dg.AssetKey(["warehouse", "published"])
 
 @contextlib.contextmanager
 def read_only(path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to a warehouse file through dagster-duckdb's resource, closed when
-    the block ends, whatever happens in it. Every connection of these steps has this one
-    configuration (DuckDB refuses a second connection to a file with another one)."""
-    resource = DuckDBResource(database=str(path), connection_config={"access_mode": "READ_ONLY"})
-    with resource.get_connection() as con:
+    """A read-only connection to a warehouse file, closed when the block ends, whatever
+    happens in it. It has the configuration every reader in a process has (plain read-only):
+    DuckDB refuses a second connection to a file with another configuration, which is why
+    dagster-duckdb's DuckDBResource (it adds its own) is not used here."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
         con.execute("set TimeZone = 'UTC'")
         yield con
+    finally:
+        con.close()
 
 
 def published_warehouse_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
