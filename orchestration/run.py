@@ -7,6 +7,8 @@ import socket
 from dataclasses import dataclass, field
 
 import dagster as dg
+from dagster._core.definitions.repository_definition import SINGLETON_REPOSITORY_NAME
+from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
 
 from paw.settings import Settings
 
@@ -49,6 +51,11 @@ def _instance() -> dg.DagsterInstance:
 # can tell a run whose process was killed from one still going.
 HOST_TAG = "paw/host"
 PID_TAG = "paw/pid"
+# The code location of workspace.yaml (a test holds them equal). An in-process run has no
+# repository origin of its own; with this label the UI lists it under its job (Runs tab,
+# timeline, recent runs), as it does the runs it launched itself.
+CODE_LOCATION = "paw"
+REPOSITORY_LABEL = f"{SINGLETON_REPOSITORY_NAME}@{CODE_LOCATION}"
 
 
 def _process_is_gone(pid: int) -> bool:
@@ -101,7 +108,11 @@ def run_pipeline(
         run_config=run_config,
         instance=instance,
         raise_on_error=False,
-        tags={HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())},
+        tags={
+            HOST_TAG: socket.gethostname(),
+            PID_TAG: str(os.getpid()),
+            REPOSITORY_LABEL_TAG: REPOSITORY_LABEL,
+        },
     )
     summary = summarize(result, settings)
     summary.warnings += [f"run {run_id} had died: marked failed" for run_id in orphans]

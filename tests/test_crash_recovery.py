@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import yaml
 
 from ingestion.storage import LocalStorage
 from paw.settings import project_root
@@ -80,3 +81,15 @@ def test_a_killed_run_ends_its_dbt_and_the_next_run_marks_it_failed(tmp_path):
     statuses = {run.run_id: run.status for run in instance.get_runs()}
     assert statuses.pop(killed.run_id) == dg.DagsterRunStatus.FAILURE
     assert list(statuses.values()) == [dg.DagsterRunStatus.SUCCESS]
+    # the job's own page in the UI finds both, by the filter it uses
+    label = f"__repository__@{_workspace_location()}"
+    job_runs = instance.get_runs(
+        dg.RunsFilter(job_name="paw_pipeline", tags={".dagster/repository": label})
+    )
+    assert len(job_runs) == 2
+
+
+def _workspace_location() -> str:
+    workspace = yaml.safe_load((project_root() / "workspace.yaml").read_text())
+    [location] = workspace["load_from"]
+    return location["python_module"]["location_name"]

@@ -101,3 +101,11 @@ def test_shared_columns_are_described_once_by_a_doc_block():
         for name, column in node["columns"].items():
             if name in ("person_id", "session_id", "event_id", "event_timestamp"):
                 assert column["description"] == docs[name], (node["name"], name)
+
+
+def test_the_code_location_of_the_workspace_is_the_one_paw_run_labels_its_runs_with():
+    from orchestration.run import CODE_LOCATION
+
+    workspace = yaml.safe_load((ROOT / "workspace.yaml").read_text())
+    [location] = workspace["load_from"]
+    assert location["python_module"]["location_name"] == CODE_LOCATION
