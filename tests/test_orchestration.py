@@ -16,6 +16,7 @@ from ingestion.storage import LocalStorage
 from orchestration.dbt.project import dbt_args
 from orchestration.definitions import build_definitions
 from orchestration.run import run_pipeline
+from orchestration.warehouse.files import build_path
 from paw.cli import main
 from paw.settings import Settings
 from simulator.sample_data import GenerateOptions, generate
@@ -223,6 +224,10 @@ def test_a_failed_blocking_check_stops_the_publish_in_process(first_run, tmp_pat
     assert not result.success
     assert any("stg_events_checks" in f for f in result.failures), result.summary()
     assert Path(settings.warehouse_path).read_bytes() == before
+    # the check failed opening its second connection: its first was closed all the same (a
+    # leaked read-only connection would refuse this read-write one in the same process)
+    build = build_path(settings.warehouse_path, result.run_id)
+    duckdb.connect(str(build)).close()
 
 
 def test_a_failed_blocking_check_stops_the_publish_with_one_process_per_step(
