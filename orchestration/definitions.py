@@ -13,6 +13,7 @@ from orchestration.resources import PawSettings
 from orchestration.schedules import nightly_schedule
 from orchestration.sensors import landing_zone_sensor
 from orchestration.warehouse.assets import published_warehouse_asset, stg_events_checks
+from orchestration.warehouse.usage_checks import usage_checks
 
 
 def build_definitions(
@@ -28,7 +29,7 @@ def build_definitions(
             dbt_warehouse,
             published_warehouse_asset(dbt_warehouse.keys),
         ],
-        asset_checks=[stg_events_checks],
+        asset_checks=[stg_events_checks, usage_checks],
         jobs=[pipeline_job(), ingestion_job()],
         schedules=[nightly_schedule(nightly_cron)],
         sensors=[landing_zone_sensor],

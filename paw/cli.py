@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from datetime import date
+from pathlib import Path
 
 from paw.settings import Settings
 
@@ -71,6 +72,23 @@ def _cmd_sql(args: argparse.Namespace, settings: Settings) -> None:
     from paw.query import run_query
 
     print(run_query(settings.warehouse_path, args.query, fmt=args.format, max_rows=args.max_rows))
+
+
+def _cmd_export_usage(args: argparse.Namespace, settings: Settings) -> None:
+    from paw.export import ExportRefused, export_usage
+
+    try:
+        export = export_usage(
+            settings.warehouse_path,
+            args.period,
+            fmt=args.format,
+            out=args.out,
+            allow_provisional=args.allow_provisional,
+        )
+    except ExportRefused as exc:
+        raise CommandError(str(exc)) from exc
+    state = "final" if export.is_final else "PROVISIONAL"
+    print(f"wrote {export.rows:,} rows of usage for {args.period} ({state}) to {export.path}")
 
 
 def _date(value: str) -> date:
@@ -139,6 +157,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-rows", type=int, default=40, help="rows of a table to print (default 40)"
     )
     sql.set_defaults(func=_cmd_sql)
+
+    export = sub.add_parser("export", help="write warehouse data out for other systems")
+    what = export.add_subparsers(dest="export_what", required=True)
+    usage = what.add_parser(
+        "usage",
+        help="one billing month of metered usage per meter and subject, for invoicing",
+        description="Writes marts.agg_usage_billing_period for one month, atomically. Refuses "
+        "a month without usage, and one that is not final unless --allow-provisional.",
+    )
+    usage.add_argument("--period", required=True, help="the month, YYYY-MM (e.g. 2026-10)")
+    usage.add_argument(
+        "--format", choices=("csv", "parquet"), default=None, help="default: from --out, else csv"
+    )
+    usage.add_argument(
+        "--out", type=Path, default=None, help="the file to write (default usage-YYYY-MM.csv)"
+    )
+    usage.add_argument(
+        "--allow-provisional",
+        action="store_true",
+        help="export a month that late events can still change",
+    )
+    usage.set_defaults(func=_cmd_export_usage)
     return parser
 
 

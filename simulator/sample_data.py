@@ -46,6 +46,13 @@ DEVICES = [
 ]
 FEATURES = ["dashboards", "alerts", "exports", "sql_editor", "sharing", "api_keys"]
 EXPERIMENTS = [("new_onboarding", ["control", "checklist"]), ("pricing_page", ["a", "b", "c"])]
+# The onboarding checklist truly works: after an exposure, the chance of creating a project in
+# that session (seeds/experiments.csv: the goal of new_onboarding). pricing_page has no effect.
+ONBOARDING_GOAL_RATES = {"control": 0.06, "checklist": 0.18}
+NPS_SCORES = [10, 10, 9, 9, 9, 8, 8, 7, 6, 5, 3, 0]
+NPS_COMMENTS = ["love the dashboards", "too slow on big projects", "pricing is confusing", "great"]
+# Every this-many-th person is shown every variant (a bug in the assignment): excluded.
+MIXED_VARIANT_EVERY = 53
 PLANS = [("free", 0.0), ("starter", 29.0), ("pro", 99.0), ("enterprise", 499.0)]
 COMPANIES = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Wonka"]
 
@@ -169,6 +176,7 @@ class _Simulation:
         self.shared_device: _Device | None = None
         self.bad_lines = 0
         self.redeliveries = 0
+        self.org_owners: dict[str, tuple[str, int]] = {}  # group id -> (first member, first day)
 
     # --- helpers -------------------------------------------------------------------------
     def device(self) -> _Device:
@@ -192,7 +200,27 @@ class _Simulation:
     def run(self) -> None:
         for person in range(self.o.first_user, self.o.first_user + self.o.users):
             self.person(person)
+        self.metered_usage()
         self.bad_input()
+
+    def metered_usage(self) -> None:
+        """The billing system's nightly usage record per organisation (seeds/meters.csv:
+        events_ingested): steady within 5%, carrying its groupId, sent as the
+        organisation's first member."""
+        rng = self.rng
+        for group_id, (owner, first_day) in sorted(self.org_owners.items()):
+            base = rng.uniform(20_000, 200_000)
+            for day in range(first_day, self.o.days):
+                quantity = round(base * rng.uniform(0.95, 1.05))
+                self.stream.emit(
+                    self.day_start(day) + timedelta(hours=23, minutes=50),
+                    "track",
+                    user_id=owner,
+                    event="usage_recorded",
+                    namespace="billing",
+                    properties={"metric": "events_ingested", "quantity": quantity},
+                    extra={"groupId": group_id},
+                )
 
     def person(self, index: int) -> None:
         rng = self.rng
@@ -214,7 +242,7 @@ class _Simulation:
                     self.page(self.session_start(day), None, device, rng.choice(PAGES), "", None)
             return
         user_id = f"user_{index:07d}"
-        legacy_id = f"legacy_{index:07d}" if index % 97 == 5 else None
+        legacy_id = f"legacy_{index:07d}" if index % 41 == 5 else None
         plan = "free"
         company = rng.choice(COMPANIES)
         if legacy_id is not None:
@@ -248,6 +276,8 @@ class _Simulation:
         if index == self.o.first_user:
             self.shared_device = device
         group_id = f"org_{company.lower()}"
+        if group_id not in self.org_owners or first_day < self.org_owners[group_id][1]:
+            self.org_owners[group_id] = (user_id, first_day)
         self.stream.emit(
             t + timedelta(seconds=5),
             "group",
@@ -277,12 +307,13 @@ class _Simulation:
         last_day = min(o.days - 1, first_day + lifetime)
         experiment, variants = rng.choice(EXPERIMENTS)
         variant = rng.choice(variants)
+        shown = variants if index % MIXED_VARIANT_EVERY == 3 else [variant]
         engagement = rng.uniform(0.15, 0.7)
         for day in range(first_day + 1, last_day + 1):
             if not self.is_active_day(day, engagement):
                 continue
             dev = second_device if second_device and rng.random() < 0.3 else device
-            self.app_session(day, user_id, dev, plan, experiment, variant)
+            self.app_session(day, user_id, dev, plan, experiment, shown)
             if bought_at is not None and rng.random() < 0.04:
                 when = self.session_start(day)
                 plan, price = rng.choice(PLANS[1:])
@@ -342,18 +373,23 @@ class _Simulation:
             properties={"amount": round(price * seats, 2), "currency": "USD"},
         )
 
-    def app_session(self, day, user_id, device: _Device, plan, experiment, variant) -> None:
+    def app_session(self, day, user_id, device: _Device, plan, experiment, shown) -> None:
         rng = self.rng
         t = self.session_start(day)
         self.track(t, user_id, device, "logged_in", {"method": rng.choice(["password", "sso"])})
         if rng.random() < 0.3:
-            self.track(
-                t,
-                user_id,
-                device,
-                "experiment_viewed",
-                {"experiment": experiment, "variant": variant},
-            )
+            for variant in shown:
+                self.track(
+                    t,
+                    user_id,
+                    device,
+                    "experiment_viewed",
+                    {"experiment": experiment, "variant": variant},
+                )
+            goal_rate = ONBOARDING_GOAL_RATES.get(variant, 0.0)
+            if experiment == "new_onboarding" and rng.random() < goal_rate:
+                t += timedelta(seconds=rng.uniform(30, 900))
+                self.track(t, user_id, device, "project_created", {"template": "checklist"})
         for _ in range(rng.randint(1, 8)):
             t += timedelta(seconds=rng.uniform(10, 600))
             if rng.random() < 0.5:
@@ -361,16 +397,12 @@ class _Simulation:
             else:
                 self.track(t, user_id, device, "feature_used", {"feature": rng.choice(FEATURES)})
         if rng.random() < 0.05:
-            self.track(t, user_id, device, "nps_submitted", {"score": rng.randint(0, 10)})
-        if rng.random() < 0.5:
-            self.stream.emit(
-                t,
-                "track",
-                user_id=user_id,
-                event="usage_recorded",
-                namespace="billing",
-                properties={"metric": "events_ingested", "quantity": rng.randint(100, 100000)},
-            )
+            answer: dict = {"score": rng.choice(NPS_SCORES)}
+            if rng.random() < 0.3:
+                answer["comment"] = rng.choice(NPS_COMMENTS)
+            if rng.random() < 0.03:  # a broken survey widget: not a 0-10 integer
+                answer["score"] = rng.choice([10.5, "ten", None])
+            self.track(t, user_id, device, "nps_submitted", answer)
         if rng.random() < 0.2:
             self.stream.emit(
                 t,

@@ -241,7 +241,8 @@ def test_a_bad_funnel_seed_fails_a_named_test(tmp_path):
         "funnel_name,conversion_window_seconds\ngap,60\ndup,60\nzero,0\n"
     )
     result = run_dbt(
-        ["build", "--select", "resource_type:seed", "assert_funnel_steps_have_no_gaps"],
+        ["build", "--select", "resource_type:seed", "assert_funnel_steps_have_no_gaps"]
+        + ["--indirect-selection", "cautious"],
         Settings.from_env(local_env(tmp_path)),
         project=project,
     )
@@ -267,3 +268,34 @@ def test_paths_with_quotes_are_data_not_sql(tmp_path):
     with duckdb.connect(settings.warehouse_path, read_only=True) as con:
         staged = con.execute("select count(*) from staging.stg_events").fetchone()[0]
     assert staged == report.events_landed
+
+
+def test_billing_and_infra_events_are_not_activity(built):
+    """paw_activity_namespaces (default product): server-side usage records and infra events
+    stay in staging but never reach the activity marts."""
+    settings, _ = built
+    con = connect(settings)
+    by_namespace = dict(
+        con.execute(
+            "select namespace, count(*) filter (where is_activity) from staging.stg_events "
+            "where event_type = 'track' group by namespace"
+        ).fetchall()
+    )
+    assert by_namespace["billing"] == 0 and by_namespace["infra"] == 0
+    assert by_namespace["product"] > 0
+    namespaces = con.execute("select distinct namespace from marts.fct_events").fetchall()
+    assert namespaces == [("product",)]
+
+
+def test_sample_experiments_are_analysed_with_an_exclusion(built):
+    settings, _ = built
+    con = connect(settings)
+    rows = con.execute(
+        "select experiment_key, count(*), max(multiple_variant_persons) "
+        "from marts.agg_experiment_results group by 1 order by 1"
+    ).fetchall()
+    assert [(key, variants) for key, variants, _ in rows] == [
+        ("new_onboarding", 2),
+        ("pricing_page", 3),
+    ]
+    assert sum(excluded for _, _, excluded in rows) > 0

@@ -109,3 +109,13 @@ def test_the_code_location_of_the_workspace_is_the_one_paw_run_labels_its_runs_w
     workspace = yaml.safe_load((ROOT / "workspace.yaml").read_text())
     [location] = workspace["load_from"]
     assert location["python_module"]["location_name"] == CODE_LOCATION
+
+
+def test_worked_examples_in_the_semantics_doc_are_unit_tests():
+    """docs/semantics.md names the unit test behind each worked example; each must exist."""
+    text = (ROOT / "docs" / "semantics.md").read_text()
+    named = set(re.findall(r"unit tests?\s+`([a-z0-9_]+)`", text))
+    named |= set(re.findall(r"and `([a-z0-9_]+)`:", text))
+    unit_tests = {node["name"] for node in _manifest()["unit_tests"].values()}
+    assert len(named) >= 7
+    assert named <= unit_tests, named - unit_tests

@@ -83,3 +83,25 @@ def test_duplicate_ids_fail(tmp_path: Path, week):
     con.close()
     assert not _duplicates(_open(path)).passed
     assert _duplicates(_open(_warehouse(tmp_path / "ok.duckdb", week))).passed
+
+
+def test_volume_compares_a_quiet_weekday_with_the_same_weekday(tmp_path: Path):
+    """Sundays run at a third of weekdays: a Sunday like the Sundays before passes, one at
+    under half of them warns."""
+    from datetime import date, timedelta
+
+    start = date(2024, 3, 4)  # a Monday
+
+    def days(last_sunday: int) -> dict[str, int]:
+        counts = {}
+        for i in range(28):
+            day = start + timedelta(days=i)
+            counts[day.isoformat()] = 9 if day.weekday() == 6 else 30
+        counts[(start + timedelta(days=27)).isoformat()] = last_sunday
+        return counts
+
+    usual = _open(_warehouse(tmp_path / "usual.duckdb", days(last_sunday=9)))
+    assert _volume(usual, None).passed
+    quiet = _open(_warehouse(tmp_path / "quiet.duckdb", days(last_sunday=4)))
+    result = _volume(quiet, None)
+    assert not result.passed and "for that weekday" in result.description

@@ -65,3 +65,12 @@
 {% macro default__paw_last_by(column, order_column) -%}
     arg_max_null({{ column }}, {{ order_column }})
 {%- endmacro %}
+
+{#- One row per date from start to stop (inclusive): use in a select list, it unnests. -#}
+{% macro paw_date_series(start, stop) -%}
+    {{ return(adapter.dispatch('paw_date_series', 'paw')(start, stop)) }}
+{%- endmacro %}
+
+{% macro default__paw_date_series(start, stop) -%}
+    cast(unnest(generate_series({{ start }}, {{ stop }}, interval 1 day)) as date)
+{%- endmacro %}

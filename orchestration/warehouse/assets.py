@@ -76,7 +76,8 @@ def published_warehouse_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefin
             asset=STG_EVENTS,
             description=(
                 "Warns when stg_events shrinks against the published warehouse, or when the "
-                "latest day's events fall by more than half against the trailing week."
+                "latest day's events fall by more than half against the same weekday of the four "
+                "weeks before (the trailing week while there is less history)."
             ),
         ),
         dg.AssetCheckSpec(
@@ -126,27 +127,38 @@ def _volume(
         if previous is not None and _has_table(previous, "staging", "stg_events")
         else None
     )
+    # The latest day against the same weekday of the four weeks before it (weekends are
+    # quieter than weekdays), or against the trailing week while there is no such day yet.
     daily = con.execute(
         """
         with days as (
             select event_date, count(*) as events from staging.stg_events group by event_date
         ),
-        latest as (select max(event_date) as d from days)
+        latest as (select max(event_date) as d from days),
+        same_weekday as (
+            select avg(events) as average from days, latest
+            where event_date in (latest.d - 7, latest.d - 14, latest.d - 21, latest.d - 28)
+        ),
+        trailing_week as (
+            select avg(events) as average from days, latest
+            where event_date between latest.d - 7 and latest.d - 1
+        )
         select
             (select events from days, latest where event_date = latest.d) as latest_events,
-            (select avg(events) from days, latest
-                where event_date between latest.d - 7 and latest.d - 1) as trailing_avg,
+            coalesce(
+                (select average from same_weekday), (select average from trailing_week)
+            ) as baseline,
             (select d from latest) as latest_day
         """
     ).fetchone()
-    latest_events, trailing_avg, latest_day = daily
+    latest_events, baseline, latest_day = daily
     problems = []
     if previous_rows is not None and rows < previous_rows:
         problems.append(f"stg_events shrank from {previous_rows:,} to {rows:,} rows")
-    if latest_events is not None and trailing_avg and latest_events < trailing_avg / 2:
+    if latest_events is not None and baseline and latest_events < baseline / 2:
         problems.append(
-            f"{latest_day}: {latest_events:,} events, under half the trailing week's "
-            f"average of {trailing_avg:,.0f}"
+            f"{latest_day}: {latest_events:,} events, under half the usual "
+            f"{baseline:,.0f} for that weekday"
         )
     return dg.AssetCheckResult(
         check_name="volume_anomaly",
@@ -159,7 +171,7 @@ def _volume(
             "previous_rows": previous_rows,
             "latest_day": str(latest_day),
             "latest_day_events": latest_events,
-            "trailing_week_daily_average": float(trailing_avg or 0),
+            "usual_daily_events": float(baseline or 0),
         },
     )
 

@@ -38,11 +38,8 @@ final as (
         sent_at,
         received_at,
         ingested_at,
-        event_type in (
-            {%- for activity_type in var('paw_activity_event_types') %}
-                '{{ activity_type }}'{{ "," if not loop.last }}
-            {%- endfor %}
-        ) as is_activity,
+        event_type in {{ paw_quoted_list(var('paw_activity_event_types')) }}
+        and namespace in {{ paw_quoted_list(var('paw_activity_namespaces')) }} as is_activity,
         properties,
         traits,
         context,

@@ -8,15 +8,21 @@ sessionized as (
     select * from {{ ref('int_sessionized_activity') }}
 ),
 
+event_groups as (
+    select * from {{ ref('int_event_groups') }}
+),
+
 parsed as (
     select
         events.*,
         sessionized.person_id,
         sessionized.session_id,
+        event_groups.group_id,
         {{ paw_json_texts('events.properties', paw_property_paths()) }} as property_texts,
         {{ paw_json_texts('events.context', paw_context_paths()) }} as context_texts
     from events
     inner join sessionized on events.event_id = sessionized.event_id
+    left join event_groups on events.event_id = event_groups.event_id
 ),
 
 final as (
@@ -24,6 +30,7 @@ final as (
         event_id,
         person_id,
         session_id,
+        group_id,
         event_timestamp,
         event_date,
         event_name,

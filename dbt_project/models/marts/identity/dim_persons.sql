@@ -20,6 +20,14 @@ sessionized as (
     select * from {{ ref('int_sessionized_activity') }}
 ),
 
+state_runs as (
+    select * from {{ ref('int_engagement_states') }}
+),
+
+group_links as (
+    select * from {{ ref('int_group_links') }}
+),
+
 person_events as (
     select
         attributed.person_id,
@@ -110,6 +118,34 @@ first_touch as (
     where sessionized.person_event_number = 1
 ),
 
+person_activity as (
+    select
+        person_id,
+        count(distinct event_date) as active_days,
+        min(event_date) as first_active_date,
+        max(event_date) as last_active_date,
+        max(event_timestamp) as last_active_at
+    from activity
+    group by person_id
+),
+
+person_groups as (
+    select
+        person_id,
+        {{ paw_distinct_list('group_id') }} as group_ids
+    from group_links
+    group by person_id
+),
+
+current_states as (
+    -- every person's last run ends on the as-of date
+    select
+        person_id,
+        {{ paw_last_by('engagement_state', 'state_start_date') }} as engagement_state
+    from state_runs
+    group by person_id
+),
+
 final as (
     select
         person_summary.person_id,
@@ -122,11 +158,23 @@ final as (
         first_touch.referrer as first_touch_referrer,
         first_touch.utm_source as first_touch_utm_source,
         first_touch.utm_medium as first_touch_utm_medium,
-        first_touch.utm_campaign as first_touch_utm_campaign
+        first_touch.utm_campaign as first_touch_utm_campaign,
+        current_states.engagement_state,
+        coalesce(person_activity.active_days, 0) as active_days,
+        cast(
+            {{ dbt.datediff(
+                'person_activity.first_active_date', 'person_activity.last_active_date', 'day'
+            ) }} + 1 as integer
+        ) as lifetime_days,
+        person_activity.last_active_at,
+        coalesce(person_groups.group_ids, []) as group_ids
     from person_summary
     left join anonymous_id_lists on person_summary.person_id = anonymous_id_lists.person_id
     left join person_traits on person_summary.person_id = person_traits.person_id
     left join first_touch on person_summary.person_id = first_touch.person_id
+    left join person_activity on person_summary.person_id = person_activity.person_id
+    left join current_states on person_summary.person_id = current_states.person_id
+    left join person_groups on person_summary.person_id = person_groups.person_id
 )
 
 select * from final

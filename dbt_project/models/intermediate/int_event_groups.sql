@@ -1,0 +1,96 @@
+{#- Every event's group (docs/semantics.md, accounts): its own group id when it carries one
+    (top-level groupId / group_id, or context.groupId); else the group of its person's latest
+    group link at or before the event; else of the person's first link after it (the rule of
+    anonymous ids); else none. Only persons with links are walked in time order. -#}
+with
+
+events as (
+    select * from {{ ref('stg_events') }}
+),
+
+attributed as (
+    select * from {{ ref('int_events_attributed') }}
+),
+
+links as (
+    select * from {{ ref('int_group_links') }}
+),
+
+person_events as (
+    select
+        events.event_id,
+        attributed.person_id,
+        events.event_timestamp,
+        coalesce(events.group_id, {{ paw_json_text('events.context', '$.groupId') }})
+            as own_group_id
+    from events
+    inner join attributed on events.event_id = attributed.event_id
+),
+
+linked_persons as (
+    select distinct person_id from links
+),
+
+timeline as (
+    -- links and the linked persons' events without a group of their own, on one timeline per
+    -- person; at equal times a link comes first ("at or before")
+    select
+        person_id,
+        linked_at as at_time,
+        0 as row_kind,
+        group_id as link_group_id,
+        cast(null as varchar) as event_id
+    from links
+    union all
+    select
+        person_events.person_id,
+        person_events.event_timestamp as at_time,
+        1 as row_kind,
+        cast(null as varchar) as link_group_id,
+        person_events.event_id
+    from person_events
+    inner join linked_persons on person_events.person_id = linked_persons.person_id
+    where person_events.own_group_id is null
+),
+
+filled as (
+    select
+        event_id,
+        row_kind,
+        last_value(link_group_id ignore nulls) over (
+            partition by person_id
+            order by at_time, row_kind, link_group_id
+            rows between unbounded preceding and current row
+        ) as group_before,
+        first_value(link_group_id ignore nulls) over (
+            partition by person_id
+            order by at_time, row_kind, link_group_id
+            rows between current row and unbounded following
+        ) as group_after
+    from timeline
+),
+
+linked_events as (
+    select
+        event_id,
+        coalesce(group_before, group_after) as group_id,
+        case when group_before is not null then 'link_before' else 'link_after' end
+            as group_source
+    from filled
+    where row_kind = 1
+),
+
+final as (
+    select
+        person_events.event_id,
+        person_events.person_id,
+        coalesce(person_events.own_group_id, linked_events.group_id) as group_id,
+        case
+            when person_events.own_group_id is not null then 'event'
+            else linked_events.group_source
+        end as group_source
+    from person_events
+    left join linked_events on person_events.event_id = linked_events.event_id
+)
+
+select * from final

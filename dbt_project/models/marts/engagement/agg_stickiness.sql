@@ -1,0 +1,39 @@
+{#- PostHog's stickiness: per ISO week and month, how many persons were active on exactly k
+    distinct dates of the period (k >= 1; counts of zero persons are not emitted). -#}
+with
+
+activity as (
+    select * from {{ ref('fct_events') }}
+),
+
+grains as (
+    select 'week' as period_grain
+    union all
+    select 'month' as period_grain
+),
+
+person_periods as (
+    select
+        grains.period_grain,
+        {{ paw_period_start('grains.period_grain', 'activity.event_date') }} as period_start,
+        activity.person_id,
+        count(distinct activity.event_date) as active_days
+    from activity
+    cross join grains
+    group by
+        grains.period_grain,
+        {{ paw_period_start('grains.period_grain', 'activity.event_date') }},
+        activity.person_id
+),
+
+final as (
+    select
+        period_grain,
+        period_start,
+        cast(active_days as integer) as active_days,
+        count(*) as persons
+    from person_periods
+    group by period_grain, period_start, active_days
+)
+
+select * from final
