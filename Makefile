@@ -12,44 +12,59 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 SIZE ?= all
 
-.PHONY: help setup run test dev bench lint clean uv
+.PHONY: help setup setup-test run test test-fast dev bench lint clean uv
 
 help:
-	@echo "make run    set up, generate sample data if the landing zone is empty, run the pipeline"
-	@echo "make test   set up and run the whole test suite (dbt tests included)"
-	@echo "make dev    the Dagster UI (http://127.0.0.1:3000)"
-	@echo "make bench  benchmarks (SIZE=1m for the small size only)"
-	@echo "make lint   ruff and sqlfluff"
+	@echo "make run        set up, generate sample data if the landing zone is empty, run the pipeline"
+	@echo "make test       set up and run the whole test suite (dbt tests included)"
+	@echo "make test-fast  the unit tests alone (under a minute)"
+	@echo "make dev        the Dagster UI (http://127.0.0.1:3000)"
+	@echo "make bench      benchmarks (SIZE=1m for the small size only)"
+	@echo "make lint       ruff and sqlfluff"
 
 uv:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
 		{ echo "installing uv"; $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv; }
 
-# The environment from uv.lock, the httpfs extension from its wheel, and dbt's manifest (which
-# Dagster loads instead of parsing the project every time the code location starts).
-setup: uv
-	$(UV) sync --frozen
-	$(BIN)/python -m paw.duckdb_extensions
-	$(BIN)/paw dbt parse --quiet
+# After the packages: the httpfs extension from its wheel, and dbt's manifest (which Dagster
+# loads instead of parsing the project every time the code location starts).
+define prepare
+	@$(BIN)/python -m paw.duckdb_extensions
+	@$(BIN)/paw dbt parse --quiet
 	@mkdir -p $(DAGSTER_HOME) data/landing data/lake data/warehouse
 	@cp -u orchestration/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+endef
+
+# What running paw needs, from uv.lock (--inexact: tools installed by make test stay).
+setup: uv
+	@$(UV) sync --frozen --inexact --no-default-groups --quiet
+	$(prepare)
+
+# ... and the test tools (pytest, moto, ruff, sqlfluff, the benchmark's peer).
+setup-test: uv
+	@$(UV) sync --frozen --inexact --quiet
+	$(prepare)
 
 run: setup
-	$(BIN)/paw generate --if-empty
-	$(BIN)/paw run
-	@$(BIN)/python -m paw.summary
+	@$(BIN)/paw generate --if-empty
+	@$(BIN)/paw run
 
-test: setup
-	$(BIN)/pytest
+# Unbuffered, so that progress shows as it happens; one worker per core (a module stays on
+# one worker, so its fixtures are built once); the slowest tests are listed at the end.
+test: setup-test
+	PYTHONUNBUFFERED=1 $(BIN)/pytest -n auto --dist loadfile
+
+test-fast: setup-test
+	PYTHONUNBUFFERED=1 $(BIN)/pytest -m "not slow" -n auto
 
 dev: setup
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/dg dev
 
-bench: setup
-	$(UV) sync --frozen --extra bench
+bench: setup-test
+	@$(UV) sync --frozen --inexact --extra bench --quiet
 	$(BIN)/python -m bench --size $(SIZE)
 
-lint: setup
+lint: setup-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	cd dbt_project && ../$(BIN)/sqlfluff lint models tests

@@ -13,7 +13,7 @@ import queue
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,6 +75,8 @@ class _FileFailed:
 
 
 T = TypeVar("T")
+# on_progress(files done, files to read, lines read so far)
+ProgressCallback = Callable[[int, int, int], None]
 
 
 def _prefetch(items: Iterable[T]) -> Iterator[T]:
@@ -238,10 +240,12 @@ def ingest(
     block_bytes: int = BLOCK_BYTES,
     landing: Storage | None = None,
     lake: Storage | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> IngestionReport:
     """Ingest every new landing file into the lake, atomically and idempotently.
 
-    `landing` and `lake` default to the storages the settings name.
+    `landing` and `lake` default to the storages the settings name; `on_progress(files done,
+    files to read, lines read)` is called as each file is read.
     """
     started = time.monotonic()
     landing = landing or open_storage(settings.landing_url, settings.s3)
@@ -272,7 +276,7 @@ def ingest(
             run = _Run(lake, run_id, work_dir)
             try:
                 withdrawn = _ingest_files(
-                    run, landing, selection.new, block_bytes, settings, report
+                    run, landing, selection.new, block_bytes, settings, report, on_progress
                 )
                 report.files += unreadable
                 report.written_keys = run.publish(report, withdrawn)
@@ -334,6 +338,7 @@ def _ingest_files(
     block_bytes: int,
     settings: Settings,
     run_report: IngestionReport,
+    on_progress: ProgressCallback | None = None,
 ) -> set[str]:
     """Read the files into the run; their reports go into `run_report`. Returns the source files
     whose rows must not be committed (waiting or failed)."""
@@ -342,6 +347,7 @@ def _ingest_files(
     pending_rows = 0
     waiting: dict[int, str] = {}
     failed: dict[int, str] = {}
+    files_done = lines_read = 0
 
     def flush() -> None:
         nonlocal pending, pending_rows
@@ -352,6 +358,10 @@ def _ingest_files(
     chunks = _read_files(landing, files, reports, block_bytes, settings.landing_settle_seconds)
     for seq, item in _prefetch(chunks):
         report = reports[seq]
+        if isinstance(item, _FileFailed | _FileEnd):
+            files_done += 1
+            if on_progress is not None:
+                on_progress(files_done, len(files), lines_read)
         if isinstance(item, _FileFailed):
             failed[seq] = item.error
             log.warning("%s: cannot be read, retried next run: %s", report.source_file, item.error)
@@ -361,6 +371,7 @@ def _ingest_files(
             if item.waiting is not None:
                 waiting[seq] = item.waiting
             continue
+        lines_read += item.lines.num_rows + len(item.rejected)
         report.blank_lines += item.blank_lines
         run.reject(report, item.rejected)
         if item.lines.num_rows:

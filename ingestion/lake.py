@@ -126,3 +126,21 @@ def newest_event_at(storage: Storage) -> datetime | None:
                 value = stats.max
                 newest = value if newest is None or value > newest else newest
     return newest
+
+
+@dataclass(frozen=True)
+class LakeTotals:
+    """What the whole lake holds, from its ingestion log (every committed run)."""
+
+    events: int
+    quarantined: int
+    log_rows: int
+
+
+def lake_totals(storage: Storage) -> LakeTotals:
+    log = read_ingestion_log(storage)
+    return LakeTotals(
+        events=int(pc.sum(log.column("events_landed")).as_py() or 0),
+        quarantined=int(pc.sum(log.column("quarantined")).as_py() or 0),
+        log_rows=log.num_rows,
+    )

@@ -97,6 +97,25 @@ class IngestionReport:
         lines += _listed("ignored", self.ignored_files)
         return "\n".join(lines)
 
+    def one_line(self) -> str:
+        """The run in one line, for `paw run`'s stage line."""
+        read = len(self.files) - len(self.failed_files)
+        line = (
+            f"{read:,} new file(s), {len(self.unchanged_files):,} already ingested: "
+            f"{self.lines_read:,} lines = {self.events_landed:,} landed + "
+            f"{self.quarantined:,} quarantined + {self.duplicates:,} duplicates"
+        )
+        problems = [
+            f"{n} {what}"
+            for n, what in (
+                (len(self.failed_files), "failed"),
+                (len(self.waiting_files), "waiting"),
+                (0 if self.reconciles else 1, "NOT RECONCILING"),
+            )
+            if n
+        ]
+        return line + (f" ({', '.join(problems)})" if problems else "")
+
     def log_table(self) -> pa.Table:
         """The run's rows of the ingestion log."""
         columns = INGESTION_LOG_SCHEMA.names[1:]

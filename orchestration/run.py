@@ -10,6 +10,9 @@ import dagster as dg
 from dagster._core.definitions.repository_definition import SINGLETON_REPOSITORY_NAME
 from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
 
+from orchestration.jobs import DEFAULT_LOG_LEVEL, PIPELINE_JOB, log_config
+from orchestration.warehouse.assets import PUBLISHED
+from paw.progress import Progress
 from paw.settings import Settings
 
 
@@ -20,6 +23,7 @@ class PipelineResult:
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     materialized: int = 0
+    published: bool = False
     checks_passed: int = 0
     checks_total: int = 0
     warehouse_path: str = ""
@@ -35,8 +39,6 @@ class PipelineResult:
         ]
         lines += [f"  warning: {w}" for w in self.warnings]
         lines += [f"  failure: {f}" for f in self.failures]
-        if self.success:
-            lines.append(f"  warehouse: {self.warehouse_path}")
         return "\n".join(lines)
 
 
@@ -51,9 +53,9 @@ def _instance() -> dg.DagsterInstance:
 # can tell a run whose process was killed from one still going.
 HOST_TAG = "paw/host"
 PID_TAG = "paw/pid"
-# The code location of workspace.yaml (a test holds them equal). An in-process run has no
-# repository origin of its own; with this label the UI lists it under its job (Runs tab,
-# timeline, recent runs), as it does the runs it launched itself.
+# The code location `dg dev` serves (pyproject.toml [tool.dg.project]; a test holds them
+# equal). An in-process run has no repository origin of its own; with this label the UI lists
+# it under its job (Runs tab, timeline, recent runs), as it does the runs it launched itself.
 CODE_LOCATION = "paw"
 REPOSITORY_LABEL = f"{SINGLETON_REPOSITORY_NAME}@{CODE_LOCATION}"
 
@@ -95,17 +97,23 @@ def run_pipeline(
     *,
     run_config: dict | None = None,
     instance: dg.DagsterInstance | None = None,
+    progress: Progress | None = None,
+    log_level: str = DEFAULT_LOG_LEVEL,
 ) -> PipelineResult:
+    """The pipeline job, in this process. `progress` hears each stage; `log_level` is the level
+    of Dagster's own run log on the console."""
     from orchestration.definitions import build_definitions
-    from orchestration.jobs import PIPELINE_JOB
     from orchestration.resources import PawSettings
 
+    progress = progress or Progress()
     instance = instance or _instance()
     orphans = fail_orphaned_runs(instance, PIPELINE_JOB)
-    definitions = build_definitions(paw=PawSettings.from_settings(settings))
+    definitions = build_definitions(
+        paw=PawSettings.from_settings(settings), progress=progress, log_level=log_level
+    )
     job = definitions.resolve_job_def(PIPELINE_JOB)
     result = job.execute_in_process(
-        run_config=run_config,
+        run_config={**log_config(log_level), **(run_config or {})},
         instance=instance,
         raise_on_error=False,
         tags={
@@ -116,6 +124,18 @@ def run_pipeline(
     )
     summary = summarize(result, settings)
     summary.warnings += [f"run {run_id} had died: marked failed" for run_id in orphans]
+    warned = len(summary.warnings)
+    progress.finish(
+        "checks",
+        f"{summary.checks_passed}/{summary.checks_total} passed"
+        + (f", {warned} warning(s)" if warned else ""),
+    )
+    progress.finish(
+        "publish",
+        f"published {settings.warehouse_path}"
+        if summary.published
+        else "nothing published: the warehouse is unchanged",
+    )
     return summary
 
 
@@ -138,6 +158,7 @@ def summarize(result: dg.ExecuteInProcessResult, settings: Settings) -> Pipeline
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             out.materialized += 1
+            out.published |= event.asset_key == PUBLISHED
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
             out.checks_total += 1

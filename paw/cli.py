@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from datetime import date
 from pathlib import Path
 
@@ -53,11 +54,19 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> None:
 
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> None:
     from orchestration.run import run_pipeline
+    from paw.progress import ConsoleProgress
+    from paw.summary import summary
 
-    result = run_pipeline(settings)
+    # Dagster's own run log only with -v: by default one line per stage, then the summary
+    result = run_pipeline(
+        settings,
+        progress=ConsoleProgress(sys.stdout),
+        log_level="DEBUG" if args.verbose else "CRITICAL",
+    )
     print(result.summary())
     if not result.success:
         raise CommandError(result.failure_line())
+    print(summary(settings.warehouse_path))
 
 
 def _cmd_dbt(args: argparse.Namespace, settings: Settings) -> None:
@@ -104,7 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="paw, the product analytics warehouse. Configured by PAW_LANDING_URL, "
         "PAW_LAKE_URL, PAW_WAREHOUSE and the AWS variables (a .env file is read).",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="the full logs (Dagster's, dbt's, paw's)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser("generate", help="write realistic sample events to the landing zone")
@@ -184,13 +195,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Warnings and errors by default (a command prints its own results); everything with -v.
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     # Dagster prints its own run log; without this, each of its lines would print twice.
     logging.getLogger("dagster").propagate = False
+    if not args.verbose:
+        # the instance's database migrations, and libraries' notices to their developers
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
     try:
         settings = Settings.from_env()
         args.func(args, settings)

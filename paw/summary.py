@@ -15,27 +15,56 @@ QUERIES = {
 }
 
 
+NEXT_STEPS = (
+    ("make dev", "the Dagster UI: assets, checks, runs (http://127.0.0.1:3000)"),
+    ("docs/semantics.md", "what every mart means, with worked examples"),
+    (
+        '.venv/bin/paw sql "select * from marts.agg_daily_engagement order by 1 desc limit 7"',
+        "query it",
+    ),
+)
+
+
 def summary(warehouse_path: str) -> str:
     con = connect_read_only(warehouse_path)
     try:
-        lines = [f"warehouse {warehouse_path}"]
+        first, last = con.execute(
+            "select min(event_date), max(event_date) from marts.fct_events"
+        ).fetchone()
+        span = f", events from {first} to {last}" if first else ", no events yet"
+        lines = [f"warehouse {warehouse_path}{span}"]
         for label, sql in QUERIES.items():
             lines.append(f"  {label:<26} {con.execute(sql).fetchone()[0]:>12,}")
-        funnels = con.execute(
-            "select funnel_name, step_number, event_name, users, conversion_from_start "
-            "from marts.agg_funnel_steps order by funnel_name, step_number"
-        ).fetchall()
-        lines.append("  funnels:")
-        for name, step, event, users, rate in funnels:
-            shown = f"{rate:.1%}" if rate is not None else "-"
-            lines.append(f"    {name} {step}. {event:<18} {users:>8,}  {shown:>6}")
+        lines.extend(funnel_lines(con))
         lines.extend(experiment_lines(con))
         lines.extend(nps_lines(con))
         lines.extend(usage_lines(con))
-        lines.append('query it: .venv/bin/paw sql "select * from marts.fct_sessions limit 10"')
+        lines.append("next:")
+        lines.extend(
+            f"  {what:<20} {why}" if len(what) < 20 else f"  {why}: {what}"
+            for what, why in NEXT_STEPS
+        )
         return "\n".join(lines)
     finally:
         con.close()
+
+
+def funnel_lines(con) -> list[str]:
+    """Each funnel's steps, with their property filters: page_viewed (path = /pricing)."""
+    rows = con.execute(
+        "select steps.funnel_name, steps.step_number, steps.event_name, seed.property_name, "
+        "seed.property_value, steps.users, steps.conversion_from_start "
+        "from marts.agg_funnel_steps as steps "
+        "left join staging.funnel_steps as seed "
+        "on steps.funnel_name = seed.funnel_name and steps.step_number = seed.step_number "
+        "order by steps.funnel_name, steps.step_number"
+    ).fetchall()
+    lines = ["  funnels:"] if rows else []
+    for name, step, event, prop, value, users, rate in rows:
+        label = f"{event} ({prop} = {value})" if prop else event
+        shown = f"{rate:.1%}" if rate is not None else "-"
+        lines.append(f"    {name} {step}. {label:<32} {users:>8,}  {shown:>6}")
+    return lines
 
 
 def experiment_lines(con) -> list[str]:
@@ -95,7 +124,7 @@ def usage_lines(con) -> list[str]:
     start, meters, subjects, is_final = row
     flag = "" if is_final else " --allow-provisional"
     return [
-        f"  usage {start:%Y-%m} ({'final' if is_final else 'provisional'}): {meters} meters over "
+        f"  usage {start:%Y-%m} ({'final' if is_final else 'provisional'}): {meters} meter(s) over "
         f"{subjects:,} subjects; invoice it: .venv/bin/paw export usage --period {start:%Y-%m}"
         + flag
     ]

@@ -115,6 +115,7 @@ def test_the_report_says_plainly_when_a_target_is_missed():
     assert "2 cores" in text
 
 
+@pytest.mark.slow
 def test_the_peer_reproduces_paws_sessions_funnels_and_retention(tmp_path):
 
     env = local_env(tmp_path)

@@ -8,15 +8,18 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import dagster as dg
-import yaml
+import pytest
 
 from ingestion.storage import LocalStorage
 from paw.settings import project_root
 from simulator.sample_data import GenerateOptions, generate
 from tests.conftest import local_env
+
+pytestmark = pytest.mark.slow
 
 PAW = str(Path(sys.executable).parent / "paw")
 
@@ -90,6 +93,5 @@ def test_a_killed_run_ends_its_dbt_and_the_next_run_marks_it_failed(tmp_path):
 
 
 def _workspace_location() -> str:
-    workspace = yaml.safe_load((project_root() / "workspace.yaml").read_text())
-    [location] = workspace["load_from"]
-    return location["python_module"]["location_name"]
+    pyproject = tomllib.loads((project_root() / "pyproject.toml").read_text())
+    return pyproject["tool"]["dg"]["project"]["code_location_name"]

@@ -18,6 +18,8 @@ from simulator.sample_data import GenerateOptions, generate
 from tests.conftest import event, local_env
 from tests.dbt_helpers import DBT_PROJECT, run_dbt
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> tuple[Settings, Path]:

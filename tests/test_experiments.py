@@ -16,6 +16,8 @@ from ingestion.ingest import ingest
 from tests.conftest import PawEnv, event
 from tests.dbt_helpers import DBT_PROJECT, run_dbt
 
+pytestmark = pytest.mark.slow
+
 # experiment -> (control, expected_split, {variant: (persons, conversions)}, multi-variant persons)
 COUNT_TABLES = {
     "big": ("control", "", {"control": (1000, 100), "b": (1000, 130)}, 3),

@@ -23,6 +23,8 @@ from simulator.sample_data import GenerateOptions, generate
 from tests.conftest import local_env
 from tests.pipeline_job import paw_pipeline
 
+pytestmark = pytest.mark.slow
+
 USERS = 400
 
 
@@ -86,8 +88,12 @@ def test_dbt_receives_paws_settings_as_vars_and_never_a_secret():
         "paw_duckdb_memory_limit": "3GB",
         "paw_session_timeout_minutes": 10,
         "paw_warehouse_path": "/w.duckdb",
+        "paw_warehouse_access": "automatic",
     }
     assert "do-not-pass" not in " ".join(args)
+    # commands that only read the warehouse never open it for writing
+    docs = dbt_args(["docs", "generate"], settings, "/tmp/secrets")
+    assert json.loads(docs[3])["paw_warehouse_access"] == "read_only"
 
 
 def test_the_whole_graph_materializes_and_every_check_passes(first_run):

@@ -23,6 +23,8 @@ from paw.settings import S3Settings, Settings
 from simulator.sample_data import GenerateOptions, generate
 from tests.dbt_helpers import run_dbt
 
+pytestmark = pytest.mark.slow
+
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "paw-test-key",
     "AWS_SECRET_ACCESS_KEY": "paw-test-secret-do-not-log",

@@ -19,6 +19,8 @@ from paw.settings import Settings
 from tests.conftest import PawEnv, event, local_env
 from tests.dbt_helpers import run_dbt
 
+pytestmark = pytest.mark.slow
+
 
 def iso(t: datetime) -> str:
     return t.isoformat().replace("+00:00", "Z")

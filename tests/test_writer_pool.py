@@ -7,6 +7,7 @@ import threading
 import time
 
 import dagster as dg
+import pytest
 
 from orchestration.definitions import build_definitions
 from orchestration.jobs import INGESTION_JOB
@@ -14,6 +15,8 @@ from orchestration.pools import WRITER_POOL
 from orchestration.resources import PawSettings
 from paw.settings import project_root
 from tests.conftest import PawEnv, event
+
+pytestmark = pytest.mark.slow
 
 
 def test_a_second_writer_waits_for_the_first(paw_env: PawEnv, tmp_path):

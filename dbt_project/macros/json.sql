@@ -86,3 +86,22 @@
     {{ c }}[8] as os_name,
     {{ c }}[9] as browser_name
 {%- endmacro %}
+
+{#- A JSON value's type in JSON's own words: string, number, boolean, object, array or null. -#}
+{% macro paw_json_type(json_value) -%}
+    {{ return(adapter.dispatch('paw_json_type', 'paw')(json_value)) }}
+{%- endmacro %}
+
+{% macro default__paw_json_type(json_value) -%}
+    case json_type({{ json_value }})
+        when 'VARCHAR' then 'string'
+        when 'BIGINT' then 'number'
+        when 'UBIGINT' then 'number'
+        when 'DOUBLE' then 'number'
+        when 'BOOLEAN' then 'boolean'
+        when 'OBJECT' then 'object'
+        when 'ARRAY' then 'array'
+        when 'NULL' then 'null'
+        else lower(json_type({{ json_value }}))
+    end
+{%- endmacro %}

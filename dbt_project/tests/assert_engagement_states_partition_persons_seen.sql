@@ -1,6 +1,5 @@
 {#- On every date the five states add up to the persons whose first activity is on or before
     it: nobody is missing and nobody is counted twice. -#}
-{{ config(description='The engagement states partition the persons seen so far, on every date.') }}
 with
 
 states as (

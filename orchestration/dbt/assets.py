@@ -1,5 +1,7 @@
 """Every dbt model and seed as a Dagster asset; dbt tests arrive as asset checks."""
 
+import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -11,29 +13,81 @@ from orchestration.pools import WRITER_POOL
 from orchestration.resources import PawSettings
 from orchestration.warehouse.files import start_build
 from paw.duckdb_secrets import secret_directory
+from paw.progress import Progress
 
 
 def build_dbt_assets() -> dg.AssetsDefinition:
     project = paw_dbt_project()
 
+    # No `project=`: dagster-dbt would attach the DbtProject object itself to every asset's
+    # metadata, which the UI shows as "[DbtProject] (unserializable)".
     @dbt_assets(
         manifest=project.manifest_path,
-        project=project,
         dagster_dbt_translator=PawDbtTranslator(),
         name="dbt_warehouse",
         pool=WRITER_POOL,
     )
-    def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, paw: PawSettings):
+    def dbt_warehouse(
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        paw: PawSettings,
+        progress: dg.ResourceParam[Progress],
+    ):
         settings = paw.get()
         all_keys = set(context.assets_def.keys)
         full_graph = set(context.selected_asset_keys) == all_keys
-        build = start_build(settings.warehouse_path, context.run_id, from_published=not full_graph)
+        build = start_build(
+            settings.warehouse_path, context.run.run_id, from_published=not full_graph
+        )
         context.log.info(f"building the warehouse into {build}")
         # dagster-dbt leaves one target folder per invocation: keep the newest few
         targets = Path(project.project_dir) / project.target_path
         remove_all_but_newest(list(targets.glob("dbt_warehouse-*")))
-        with secret_directory(settings.s3) as secrets:
-            args = dbt_args(["build"], settings.with_warehouse(str(build)), secrets)
-            yield from dbt.cli(args, context=context).stream()
+        with (
+            secret_directory(settings.s3) as secrets,
+            tempfile.TemporaryDirectory(prefix="paw-row-counts-") as row_counts,
+        ):
+            args = dbt_args(
+                ["build"],
+                settings.with_warehouse(str(build)),
+                secrets,
+                {"paw_row_count_directory": row_counts},
+            )
+            with progress.quieted():
+                yield from _reported(
+                    context, dbt.cli(args, context=context).stream(), Path(row_counts), progress
+                )
 
     return dbt_warehouse
+
+
+def _reported(
+    context: dg.AssetExecutionContext, events: Iterable, row_counts: Path, progress: Progress
+) -> Iterator:
+    """dbt's events, each table's materialization with its row count, the build's progress
+    reported as models finish."""
+    total = len(context.selected_asset_keys)
+    progress.start("build", total, "models")
+    built = tests = failed_tests = 0
+    for event in events:
+        if isinstance(event, dg.Output):
+            key = context.asset_key_for_output(event.output_name)
+            rows = _row_count(row_counts, key)
+            if rows is not None:
+                event = event.with_metadata({**event.metadata, "dagster/row_count": rows})
+            built += 1
+            progress.advance("build", built, detail=f"{tests:,} tests")
+        elif isinstance(event, dg.AssetCheckResult):
+            tests += 1
+            failed_tests += 0 if event.passed else 1
+        yield event
+    failures = f", {failed_tests} FAILED" if failed_tests else ""
+    progress.finish("build", f"{built} models and seeds built, {tests} dbt tests{failures}")
+
+
+def _row_count(row_counts: Path, key: dg.AssetKey) -> int | None:
+    path = row_counts / f"{'.'.join(key.path)}.csv"
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None

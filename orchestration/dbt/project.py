@@ -7,29 +7,36 @@ import json
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster._utils.env import using_dagster_dev
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 
 from paw.duckdb_secrets import secret_directory
 from paw.settings import Settings, project_root
 
 LAYERS = ("staging", "intermediate", "marts")
+# Marts are rebuilt nightly: older than this, the UI flags them as stale.
+MARTS_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26))
 
 
 def dbt_project_dir() -> Path:
     return project_root() / "dbt_project"
 
 
-def dbt_vars(settings: Settings, secrets: Path | str) -> dict[str, str]:
+# dbt commands that only read the warehouse: they open it read-only.
+READ_ONLY_COMMANDS = ("docs", "show", "compile", "ls", "list", "parse", "debug", "source")
+
+
+def dbt_vars(settings: Settings, secrets: Path | str, read_only: bool = False) -> dict[str, str]:
     """What dbt reads of paw's settings (profiles.yml and the lake's sources use these vars):
     the one place where dbt's inputs are built. Credentials never travel as vars (dbt writes
     its vars into its artifacts): they are a DuckDB secret in the folder `secrets`."""
     return {
         "paw_warehouse_path": settings.warehouse_path,
+        "paw_warehouse_access": "read_only" if read_only else "automatic",
         "paw_lake_url": settings.lake_url,
         "paw_secret_directory": str(secrets),
         "paw_duckdb_memory_limit": settings.build_memory_limit,
@@ -43,7 +50,8 @@ def dbt_args(
     analytic_vars: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """A dbt command with paw's vars (and any analytic `paw_*` vars for this invocation)."""
-    all_vars = {**(analytic_vars or {}), **dbt_vars(settings, secrets)}
+    read_only = bool(command) and command[0] in READ_ONLY_COMMANDS
+    all_vars = {**(analytic_vars or {}), **dbt_vars(settings, secrets, read_only)}
     return [*command, "--vars", json.dumps(all_vars, sort_keys=True)]
 
 
@@ -80,12 +88,30 @@ def parse_project(project_dir: Path) -> None:
 @functools.cache
 def paw_dbt_project() -> DbtProject:
     """The project. `make setup` writes its manifest (`paw dbt parse`) so that loading never
-    parses SQL; under `dagster dev` (to pick up edits), or when the manifest is missing, it is
-    parsed here (what DbtProject.prepare_if_dev does, with paw's parse)."""
+    parses SQL; when the manifest is missing or older than a file of the project (an edit under
+    `dg dev`), it is parsed here (what DbtProject.prepare_if_dev does, with paw's parse)."""
     project = DbtProject(project_dir=dbt_project_dir(), profiles_dir=dbt_project_dir())
-    if using_dagster_dev() or not project.manifest_path.exists():
+    if not manifest_is_current(Path(project.project_dir), project.manifest_path):
         parse_project(Path(project.project_dir))
     return project
+
+
+# What dbt's manifest is made from: an edit to any of these makes the manifest stale.
+PROJECT_SOURCES = ("models", "macros", "seeds", "tests", "dbt_project.yml", "profiles.yml")
+
+
+def manifest_is_current(project_dir: Path, manifest: Path) -> bool:
+    """The manifest exists and is newer than every file of the project: parsing again (10 s)
+    would give the same manifest, so `dg dev` starts without it and still picks up edits."""
+    if not manifest.exists():
+        return False
+    built = manifest.stat().st_mtime
+    for name in PROJECT_SOURCES:
+        source = project_dir / name
+        files = source.rglob("*") if source.is_dir() else [source]
+        if any(f.is_file() and f.stat().st_mtime > built for f in files):
+            return False
+    return True
 
 
 def dbt_executable() -> str:
@@ -113,6 +139,27 @@ class PawDbtTranslator(DagsterDbtTranslator):
         if dbt_resource_props["resource_type"] == "source":
             return "lake"
         return _layer(dbt_resource_props)
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        """The dbt description alone: the SQL is one click away in the UI's code view, not
+        appended to every description."""
+        props = dbt_resource_props
+        return props.get("description") or f"dbt {props['resource_type']} {props['name']}"
+
+    def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if spec.group_name == "marts":
+            spec = spec.replace_attributes(freshness_policy=MARTS_FRESHNESS)
+        return spec
+
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
+        """dbt tests as checks, described by the test's own description (dagster-dbt reads only
+        meta.description)."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None:
+            return None
+        description = manifest["nodes"][unique_id].get("description")
+        return spec._replace(description=description) if description else spec
 
 
 def _layer(props: Mapping[str, Any]) -> str:

@@ -4,12 +4,14 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from ingestion.contract import EVENT_SCHEMA, INGESTION_LOG_SCHEMA, QUARANTINE_SCHEMA
 from ingestion.ingest import ingest
-from ingestion.lake import newest_event_at
+from ingestion.lake import LakeTotals, lake_totals, newest_event_at
 from ingestion.report import IngestionReport
 from ingestion.storage import open_storage
 from orchestration.pools import WRITER_POOL
 from orchestration.resources import PawSettings
+from paw.progress import Progress
 
 LAKE_EVENTS = dg.AssetKey(["lake", "events"])
 LAKE_QUARANTINE = dg.AssetKey(["lake", "quarantine"])
@@ -84,16 +86,39 @@ CHECKS = [
     description="Read new landing files, validate, quarantine, deduplicate and land them.",
     pool=WRITER_POOL,
 )
-def ingest_asset(context: dg.AssetExecutionContext, config: IngestionConfig, paw: PawSettings):
+def ingest_asset(
+    context: dg.AssetExecutionContext,
+    config: IngestionConfig,
+    paw: PawSettings,
+    progress: dg.ResourceParam[Progress],
+):
     settings = paw.get()
-    report = ingest(settings)
+    progress.start("ingest", unit="files")
+    report = ingest(
+        settings,
+        on_progress=lambda done, total, lines: progress.advance(
+            "ingest", done, total, f"{lines:,} lines"
+        ),
+    )
+    progress.finish("ingest", report.one_line())
     context.log.info(report.summary())
-    newest = newest_event_at(open_storage(settings.lake_url, settings.s3))
-    yield from lake_results(report, config, settings.lake_url, newest)
+    lake = open_storage(settings.lake_url, settings.s3)
+    yield from lake_results(
+        report, config, settings.lake_url, newest_event_at(lake), lake_totals(lake)
+    )
+
+
+def _schema(schema) -> dg.TableSchema:
+    """A lake file's Arrow schema as the column schema the UI shows."""
+    return dg.TableSchema(columns=[dg.TableColumn(field.name, str(field.type)) for field in schema])
 
 
 def lake_results(
-    report: IngestionReport, config: IngestionConfig, lake_url: str, newest: datetime | None
+    report: IngestionReport,
+    config: IngestionConfig,
+    lake_url: str,
+    newest: datetime | None,
+    totals: LakeTotals,
 ):
     reasons = {reason: count for reason, count in report.reasons.most_common()}
     common = {
@@ -113,15 +138,29 @@ def lake_results(
             "duplicates": report.duplicates,
             "events_per_second": round(report.lines_read / report.seconds) if report.seconds else 0,
             "lake": dg.MetadataValue.path(lake_url),
+            # the whole lake, not this run: every committed run's events
+            "dagster/row_count": totals.events,
+            "dagster/column_schema": _schema(EVENT_SCHEMA),
         },
     )
     yield dg.MaterializeResult(
         asset_key=LAKE_QUARANTINE,
-        metadata={**common, "quarantined": report.quarantined, "by_reason": reasons},
+        metadata={
+            **common,
+            "quarantined": report.quarantined,
+            "by_reason": reasons,
+            "dagster/row_count": totals.quarantined,
+            "dagster/column_schema": _schema(QUARANTINE_SCHEMA),
+        },
     )
     yield dg.MaterializeResult(
         asset_key=LAKE_INGESTION_LOG,
-        metadata={**common, "files": [f.source_file for f in report.files][:100]},
+        metadata={
+            **common,
+            "files": [f.source_file for f in report.files][:100],
+            "dagster/row_count": totals.log_rows,
+            "dagster/column_schema": _schema(INGESTION_LOG_SCHEMA),
+        },
     )
 
     broken = [f.source_file for f in report.files if not f.reconciles]

@@ -57,6 +57,7 @@ def published_warehouse_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefin
                 "path": dg.MetadataValue.path(str(path)),
                 "size_mb": round(path.stat().st_size / 1e6, 1),
                 "mart_rows": {name: int(rows) for name, rows in tables},
+                "dagster/row_count": sum(int(rows) for _, rows in tables),
             }
         )
 

@@ -1,0 +1,101 @@
+{#- The event catalog: what the product tracks. One row per namespace, event type and event
+    name, with the property keys its events carry, each with its JSON type and the share of the
+    events that carry it (a key seen with two types is listed once per type). -#}
+with
+
+events as (
+    select * from {{ ref('stg_events') }}
+),
+
+attributed as (
+    select * from {{ ref('int_events_attributed') }}
+),
+
+named_events as (
+    select
+        events.event_id,
+        events.namespace,
+        events.event_type,
+        events.event_name,
+        events.event_timestamp,
+        events.properties,
+        attributed.person_id
+    from events
+    inner join attributed on events.event_id = attributed.event_id
+),
+
+totals as (
+    select
+        namespace,
+        event_type,
+        event_name,
+        count(*) as events,
+        count(distinct person_id) as persons,
+        min(event_timestamp) as first_seen_at,
+        max(event_timestamp) as last_seen_at
+    from named_events
+    group by namespace, event_type, event_name
+),
+
+property_keys as (
+    select
+        named_events.namespace,
+        named_events.event_type,
+        named_events.event_name,
+        property_names.property_key,
+        {{ paw_json_type(
+            paw_json_value('named_events.properties', 'property_names.property_key')
+        ) }} as json_type,
+        count(*) as carrying_events
+    from named_events,
+        unnest({{ paw_json_keys('named_events.properties') }}) as property_names (property_key)
+    where named_events.properties is not null
+    group by
+        named_events.namespace,
+        named_events.event_type,
+        named_events.event_name,
+        property_names.property_key,
+        json_type
+),
+
+key_lists as (
+    select
+        property_keys.namespace,
+        property_keys.event_type,
+        property_keys.event_name,
+        list(
+            {
+                'key': property_keys.property_key,
+                'json_type': property_keys.json_type,
+                'share': property_keys.carrying_events * 1.0 / totals.events
+            }
+            order by property_keys.property_key, property_keys.json_type
+        ) as property_keys
+    from property_keys
+    inner join totals
+        on
+            property_keys.namespace = totals.namespace
+            and property_keys.event_type = totals.event_type
+            and property_keys.event_name is not distinct from totals.event_name
+    group by property_keys.namespace, property_keys.event_type, property_keys.event_name
+),
+
+final as (
+    select
+        totals.namespace,
+        totals.event_type,
+        totals.event_name,
+        totals.events,
+        totals.persons,
+        totals.first_seen_at,
+        totals.last_seen_at,
+        coalesce(key_lists.property_keys, []) as property_keys
+    from totals
+    left join key_lists
+        on
+            totals.namespace = key_lists.namespace
+            and totals.event_type = key_lists.event_type
+            and totals.event_name is not distinct from key_lists.event_name
+)
+
+select * from final
