@@ -266,6 +266,13 @@ class _Simulation:
             context=_context(device, "/signup", referrer, campaign),
         )
         self.track(t + timedelta(seconds=1), user_id, device, "signed_up", {"plan": plan})
+        # Onboarding, right after signing up (marts.agg_path_transitions from signed_up): the
+        # welcome page, then often a first project, whose id page paths carry
+        # (seeds/path_cleaning.csv turns /app/projects/<id> into one node).
+        self.page(t + timedelta(seconds=20), user_id, device, "/app/welcome", "", None)
+        if rng.random() < 0.6:
+            project = f"/app/projects/{rng.randint(1000, 99999)}"
+            self.page(t + timedelta(seconds=90), user_id, device, project, "", None)
         if legacy_id is not None:
             self.stream.emit(
                 t + timedelta(seconds=2),

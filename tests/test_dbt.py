@@ -301,3 +301,18 @@ def test_sample_experiments_are_analysed_with_an_exclusion(built):
         ("pricing_page", 3),
     ]
     assert sum(excluded for _, _, excluded in rows) > 0
+
+
+def test_a_broken_path_cleaning_regex_fails_its_named_test(tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs"))
+    (project / "seeds" / "path_cleaning.csv").write_text(
+        "rule_order,regex,replacement\n1,/projects/([0-9]+,/projects/:id\n"
+    )
+    result = run_dbt(
+        ["build", "--select", "path_cleaning", "--indirect-selection", "cautious"],
+        Settings.from_env(local_env(tmp_path)),
+        project=project,
+    )
+    assert not result.success
+    assert result.failed == {"path_cleaning_regexes_compile"}, result.output[-3000:]

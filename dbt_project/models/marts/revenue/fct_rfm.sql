@@ -27,8 +27,10 @@ purchases as (
     select
         person_id,
         event_date,
+        -- money is exact: a DECIMAL sum does not depend on the order rows are added in
         coalesce(
-            try_cast({{ paw_json_text('properties', '$.' ~ value_property) }} as double), 0
+            try_cast({{ paw_json_text('properties', '$.' ~ value_property) }} as decimal(38, 9)),
+            0
         ) as purchase_value
     from activity
     where event_name = '{{ purchase_event }}'
@@ -77,7 +79,7 @@ final as (
         last_purchase_date,
         cast(recency_days as integer) as recency_days,
         frequency,
-        cast(monetary as double) as monetary,
+        cast(monetary as decimal(38, 9)) as monetary,
         r_score,
         f_score,
         m_score,

@@ -1,0 +1,120 @@
+{#- Paths (docs/semantics.md): each session's activity in time order (ties by event id) as
+    nodes: the event name, or `page:` / `screen:` and the cleaned page path or screen name.
+    Page paths are cleaned by the rules of seeds/path_cleaning.csv, applied in rule_order.
+    Consecutive repeats of a node collapse into one: one row per collapsed run, numbered from
+    1 within its session, with the run's first and last event times. -#}
+with recursive
+
+events as (
+    select * from {{ ref('stg_events') }}
+),
+
+activity as (
+    select * from {{ ref('int_sessionized_activity') }}
+),
+
+rules as (
+    select
+        regex,
+        replacement,
+        row_number() over (order by rule_order) as rule_rank
+    from {{ ref('path_cleaning') }}
+),
+
+session_events as (
+    select
+        activity.session_id,
+        activity.person_id,
+        activity.event_id,
+        activity.event_timestamp,
+        events.event_type,
+        events.event_name,
+        coalesce(
+            {{ paw_json_text('events.properties', '$.path') }},
+            {{ paw_json_text('events.context', '$.page.path') }}
+        ) as page_path,
+        {{ paw_json_text('events.properties', '$.name') }} as screen_name
+    from activity
+    inner join events on activity.event_id = events.event_id
+),
+
+raw_paths as (
+    select distinct page_path
+    from session_events
+    where event_type = 'page' and page_path is not null
+),
+
+cleaning (page_path, cleaned_path, applied) as (
+    -- one rule per step, in rule_order: each rule sees what the rules before it made
+    select
+        page_path,
+        page_path as cleaned_path,
+        0 as applied
+    from raw_paths
+    union all
+    select
+        cleaning.page_path,
+        regexp_replace(cleaning.cleaned_path, rules.regex, coalesce(rules.replacement, ''), 'g'),
+        cleaning.applied + 1
+    from cleaning
+    inner join rules on cleaning.applied + 1 = rules.rule_rank
+),
+
+cleaned_paths as (
+    select
+        page_path,
+        {{ paw_last_by('cleaned_path', 'applied') }} as cleaned_path
+    from cleaning
+    group by page_path
+),
+
+nodes as (
+    select
+        session_events.session_id,
+        session_events.person_id,
+        session_events.event_id,
+        session_events.event_timestamp,
+        case session_events.event_type
+            when 'page' then 'page:' || coalesce(cleaned_paths.cleaned_path, '')
+            when 'screen' then 'screen:' || coalesce(session_events.screen_name, '')
+            else session_events.event_name
+        end as node
+    from session_events
+    left join cleaned_paths on session_events.page_path = cleaned_paths.page_path
+),
+
+run_starts as (
+    select
+        *,
+        coalesce(
+            node != lag(node) over (
+                partition by session_id order by event_timestamp, event_id
+            ),
+            true
+        ) as is_run_start
+    from nodes
+),
+
+numbered as (
+    select
+        *,
+        sum(case when is_run_start then 1 else 0 end) over (
+            partition by session_id order by event_timestamp, event_id
+            rows between unbounded preceding and current row
+        ) as node_number
+    from run_starts
+),
+
+final as (
+    select
+        session_id,
+        person_id,
+        cast(node_number as integer) as node_number,
+        {{ paw_first_by('node', '(event_timestamp, event_id)') }} as node,
+        min(event_timestamp) as first_event_at,
+        max(event_timestamp) as last_event_at
+    from numbered
+    group by session_id, person_id, node_number
+)
+
+select * from final
