@@ -105,3 +105,36 @@
         else lower(json_type({{ json_value }}))
     end
 {%- endmacro %}
+
+{#- Traits, one rule for persons and groups: per owner, the latest value of each key across the
+    rows' JSON objects (latest by `time_column`, ties by `id_column`), as one JSON object, keys
+    in order. A query with the columns (`owner_column`, traits). -#}
+{% macro paw_latest_values_per_key(relation, owner_column, json_column, time_column, id_column) -%}
+    select
+        {{ owner_column }},
+        {{ paw_json_object_agg('trait_key', 'trait_value') }} as traits
+    from (
+        select
+            {{ owner_column }},
+            trait_key,
+            trait_value,
+            row_number() over (
+                partition by {{ owner_column }}, trait_key
+                order by {{ time_column }} desc, {{ id_column }} desc
+            ) as recency_rank
+        from (
+            select
+                source_rows.{{ owner_column }},
+                source_rows.{{ time_column }},
+                source_rows.{{ id_column }},
+                trait_keys.trait_key,
+                {{ paw_json_value('source_rows.' ~ json_column, 'trait_keys.trait_key') }}
+                    as trait_value
+            from {{ relation }} as source_rows,
+                unnest({{ paw_json_keys('source_rows.' ~ json_column) }}) as trait_keys (trait_key)
+            where source_rows.{{ json_column }} is not null
+        ) as trait_values
+    ) as latest_traits
+    where recency_rank = 1
+    group by {{ owner_column }}
+{%- endmacro %}

@@ -63,36 +63,8 @@ active_persons as (
     group by grouped_events.group_id
 ),
 
-trait_values as (
-    select
-        links.group_id,
-        links.linked_at,
-        links.event_id,
-        trait_keys.trait_key,
-        {{ paw_json_value('links.traits', 'trait_keys.trait_key') }} as trait_value
-    from links,
-        unnest({{ paw_json_keys('links.traits') }}) as trait_keys (trait_key)
-    where links.traits is not null
-),
-
-latest_traits as (
-    select
-        group_id,
-        trait_key,
-        trait_value,
-        row_number() over (
-            partition by group_id, trait_key order by linked_at desc, event_id desc
-        ) as recency_rank
-    from trait_values
-),
-
 group_traits as (
-    select
-        group_id,
-        {{ paw_json_object_agg('trait_key', 'trait_value') }} as traits
-    from latest_traits
-    where recency_rank = 1
-    group by group_id
+    {{ paw_latest_values_per_key('links', 'group_id', 'traits', 'linked_at', 'event_id') }}
 ),
 
 final as (

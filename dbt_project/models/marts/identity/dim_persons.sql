@@ -74,36 +74,16 @@ anonymous_id_lists as (
     group by person_id
 ),
 
-trait_values as (
-    select
-        person_events.person_id,
-        person_events.event_timestamp,
-        person_events.event_id,
-        trait_keys.trait_key,
-        {{ paw_json_value('person_events.traits', 'trait_keys.trait_key') }} as trait_value
-    from person_events,
-        unnest({{ paw_json_keys('person_events.traits') }}) as trait_keys (trait_key)
-    where person_events.event_type = 'identify' and person_events.traits is not null
-),
-
-latest_traits as (
-    select
-        person_id,
-        trait_key,
-        trait_value,
-        row_number() over (
-            partition by person_id, trait_key order by event_timestamp desc, event_id desc
-        ) as recency_rank
-    from trait_values
+identify_calls as (
+    select *
+    from person_events
+    where event_type = 'identify'
 ),
 
 person_traits as (
-    select
-        person_id,
-        {{ paw_json_object_agg('trait_key', 'trait_value') }} as traits
-    from latest_traits
-    where recency_rank = 1
-    group by person_id
+    {{ paw_latest_values_per_key(
+        'identify_calls', 'person_id', 'traits', 'event_timestamp', 'event_id'
+    ) }}
 ),
 
 first_touch as (
