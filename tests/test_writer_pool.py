@@ -23,7 +23,12 @@ def test_a_second_writer_waits_for_the_first(paw_env: PawEnv, tmp_path):
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(project_root() / "orchestration" / "dagster.yaml", home / "dagster.yaml")
-    instance = dg.DagsterInstance.from_config(str(home))
+    # disposed at the end: its compute-log manager's `tail -F` children would outlive the test
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        _second_writer_waits(paw_env, instance)
+
+
+def _second_writer_waits(paw_env: PawEnv, instance: dg.DagsterInstance) -> None:
     paw_env.write_lines("a.ndjson", [event(messageId="only")])
     # another run is writing: it holds the pool's one slot (dagster.yaml's default limit)
     assert instance.event_log_storage.initialize_concurrency_limit_to_default(WRITER_POOL)
