@@ -57,16 +57,9 @@ filled as (
     select
         event_id,
         row_kind,
-        last_value(link_group_id ignore nulls) over (
-            partition by person_id
-            order by at_time, row_kind, link_group_id
-            rows between unbounded preceding and current row
-        ) as group_before,
-        first_value(link_group_id ignore nulls) over (
-            partition by person_id
-            order by at_time, row_kind, link_group_id
-            rows between current row and unbounded following
-        ) as group_after
+        {{ paw_links_before_and_after(
+            'person_id', 'link_group_id', 'group_before', 'group_after'
+        ) }}
     from timeline
 ),
 

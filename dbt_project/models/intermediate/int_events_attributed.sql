@@ -80,16 +80,9 @@ filled as (
     select
         event_id,
         row_kind,
-        last_value(link_person_id ignore nulls) over (
-            partition by anonymous_id
-            order by at_time, row_kind, link_person_id
-            rows between unbounded preceding and current row
-        ) as person_before,
-        first_value(link_person_id ignore nulls) over (
-            partition by anonymous_id
-            order by at_time, row_kind, link_person_id
-            rows between current row and unbounded following
-        ) as person_after
+        {{ paw_links_before_and_after(
+            'anonymous_id', 'link_person_id', 'person_before', 'person_after'
+        ) }}
     from timeline
 ),
 
