@@ -127,6 +127,7 @@ def bench_size(size: str, base: Path, runs: int) -> dict:
         "person_map": str(person_map),
         "funnels_csv": str(dbt_project / "seeds" / "funnels.csv"),
         "funnel_steps_csv": str(dbt_project / "seeds" / "funnel_steps.csv"),
+        "funnel_exclusions_csv": str(dbt_project / "seeds" / "funnel_exclusions.csv"),
     }
     build = _alternate(
         [

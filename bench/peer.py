@@ -23,6 +23,7 @@ class PeerInputs:
     person_map: str  # Parquet with event_id, person_id
     funnels_csv: str
     funnel_steps_csv: str
+    funnel_exclusions_csv: str = ""
     session_timeout_minutes: int = 30
 
 
@@ -71,21 +72,33 @@ def sessions_sql(inputs: PeerInputs) -> str:
     """
 
 
-def _funnels(inputs: PeerInputs) -> dict[str, tuple[int, list[dict]]]:
-    windows = {
-        r["funnel_name"]: int(r["conversion_window_seconds"])
-        for r in csv.DictReader(io.StringIO(Path(inputs.funnels_csv).read_text()))
+# paw's funnel order modes that ClickHouse's windowFunnel has, as its mode argument
+WINDOW_FUNNEL_MODES = {"ordered": "", "strict": ", 'strict_order'"}
+
+
+def _csv_rows(path: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(Path(path).read_text()))) if path else []
+
+
+def _funnels(inputs: PeerInputs) -> dict[str, tuple[int, str, list[dict]]]:
+    """The funnels windowFunnel can compute: ordered and strict ones without exclusions."""
+    excluded = {r["funnel_name"] for r in _csv_rows(inputs.funnel_exclusions_csv)}
+    funnels = {
+        r["funnel_name"]: (int(r["conversion_window_seconds"]), r.get("order_mode") or "ordered")
+        for r in _csv_rows(inputs.funnels_csv)
     }
     steps: dict[str, list[dict]] = {}
-    for row in csv.DictReader(io.StringIO(Path(inputs.funnel_steps_csv).read_text())):
+    for row in _csv_rows(inputs.funnel_steps_csv):
         steps.setdefault(row["funnel_name"], []).append(row)
     return {
-        name: (windows[name], sorted(rows, key=lambda r: int(r["step_number"])))
+        name: (window, mode, sorted(rows, key=lambda r: int(r["step_number"])))
         for name, rows in steps.items()
+        for window, mode in [funnels[name]]
+        if mode in WINDOW_FUNNEL_MODES and name not in excluded
     }
 
 
-def funnel_sql(inputs: PeerInputs, window_seconds: int, steps: list[dict]) -> str:
+def funnel_sql(inputs: PeerInputs, window_seconds: int, mode: str, steps: list[dict]) -> str:
     conditions = []
     for step in steps:
         condition = f"event_name = {_quote(step['event_name'])}"
@@ -99,7 +112,7 @@ def funnel_sql(inputs: PeerInputs, window_seconds: int, steps: list[dict]) -> st
         with activity as ({activity_sql(inputs)})
         select level, count() as persons from (
             select person_id,
-                   windowFunnel({window_seconds * 1_000_000})(
+                   windowFunnel({window_seconds * 1_000_000}{WINDOW_FUNNEL_MODES[mode]})(
                        toUInt64(toUnixTimestamp64Micro(ts)), {", ".join(conditions)}
                    ) as level
             from activity
@@ -142,9 +155,10 @@ def run_peer(inputs: PeerInputs) -> tuple[dict, dict]:
 
     start = time.perf_counter()
     funnel_users: dict[str, int] = {}
-    for name, (window, steps) in _funnels(inputs).items():
+    for name, (window, mode, steps) in _funnels(inputs).items():
         levels = {
-            int(r["level"]): int(r["persons"]) for r in _query(funnel_sql(inputs, window, steps))
+            int(r["level"]): int(r["persons"])
+            for r in _query(funnel_sql(inputs, window, mode, steps))
         }
         for step in range(1, len(steps) + 1):
             funnel_users[f"{name}:{step}"] = sum(n for level, n in levels.items() if level >= step)

@@ -48,7 +48,8 @@ def paw_insights(warehouse: str) -> dict:
             f"{cohort}:{period}": retained
             for cohort, period, retained in con.execute(
                 "select cast(cohort_start as varchar), period_number, retained_users "
-                "from marts.agg_retention where cohort_grain = 'week' and retained_users > 0"
+                "from marts.agg_retention where retention_name = 'activity' "
+                "and cohort_grain = 'week' and retained_users > 0"
             ).fetchall()
         }
     finally:
@@ -63,6 +64,9 @@ def compare(paw: dict, peer: dict) -> list[str]:
         problems.append(f"sessions: paw {paw['sessions']} vs peer {peer['sessions']}")
     for field in ("funnel_users", "weekly_retention"):
         mine, theirs = paw[field], peer[field]
+        if field == "funnel_users":  # only the funnels the peer can compute
+            computed = {key.split(":")[0] for key in theirs}
+            mine = {k: v for k, v in mine.items() if k.split(":")[0] in computed}
         for key in sorted(set(mine) | set(theirs)):
             if mine.get(key, 0) != theirs.get(key, 0):
                 problems.append(

@@ -50,21 +50,39 @@ def summary(warehouse_path: str) -> str:
 
 
 def funnel_lines(con) -> list[str]:
-    """Each funnel's steps, with their property filters: page_viewed (path = /pricing)."""
+    """Each funnel, its order mode, window and exclusions, then its steps with their property
+    filters: page_viewed (path = /pricing)."""
     rows = con.execute(
-        "select steps.funnel_name, steps.step_number, steps.event_name, seed.property_name, "
+        "select steps.funnel_name, funnels.order_mode, funnels.conversion_window_seconds, "
+        "(select string_agg(x.event_name || ' between steps ' || x.from_step || '-' || x.to_step, "
+        "', ') from staging.funnel_exclusions as x where x.funnel_name = steps.funnel_name), "
+        "steps.step_number, steps.event_name, seed.property_name, "
         "seed.property_value, steps.users, steps.conversion_from_start "
         "from marts.agg_funnel_steps as steps "
+        "inner join staging.stg_funnels as funnels on steps.funnel_name = funnels.funnel_name "
         "left join staging.funnel_steps as seed "
         "on steps.funnel_name = seed.funnel_name and steps.step_number = seed.step_number "
         "order by steps.funnel_name, steps.step_number"
     ).fetchall()
     lines = ["  funnels:"] if rows else []
-    for name, step, event, prop, value, users, rate in rows:
+    for name, mode, window, excluded, step, event, prop, value, users, rate in rows:
+        if step == 1:
+            notes = [mode, f"within {duration(window)}"]
+            if excluded:
+                notes.append(f"excluding {excluded}")
+            lines.append(f"    {name} ({', '.join(notes)}):")
         label = f"{event} ({prop} = {value})" if prop else event
         shown = f"{rate:.1%}" if rate is not None else "-"
-        lines.append(f"    {name} {step}. {label:<32} {users:>8,}  {shown:>6}")
+        lines.append(f"      {step}. {label:<36} {users:>8,}  {shown:>6}")
     return lines
+
+
+def duration(seconds: int) -> str:
+    """A window in the largest whole unit: 1209600 -> 14 d, 3600 -> 1 h, 90 -> 90 s."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
 
 
 def experiment_lines(con) -> list[str]:

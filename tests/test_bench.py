@@ -138,6 +138,7 @@ def test_the_peer_reproduces_paws_sessions_funnels_and_retention(tmp_path):
             person_map=str(person_map),
             funnels_csv=str(DBT_PROJECT / "seeds" / "funnels.csv"),
             funnel_steps_csv=str(DBT_PROJECT / "seeds" / "funnel_steps.csv"),
+            funnel_exclusions_csv=str(DBT_PROJECT / "seeds" / "funnel_exclusions.csv"),
         )
     )
     mine = paw_insights(env["PAW_WAREHOUSE"])

@@ -158,7 +158,12 @@ def test_funnel_steps_are_monotonic_and_consistent_with_progress(built):
     by_funnel: dict[str, list[int]] = {}
     for name, _, users in steps:
         by_funnel.setdefault(name, []).append(users)
-    assert set(by_funnel) == {"signup_to_purchase", "pricing_to_signup"}
+    assert set(by_funnel) == {
+        "signup_to_purchase",
+        "pricing_to_signup",
+        "first_project",
+        "onboarding_checklist",
+    }
     for users in by_funnel.values():
         assert users == sorted(users, reverse=True)
         assert users[0] > 0
@@ -177,7 +182,7 @@ def test_retention_day_zero_is_everyone_and_grains_agree_on_cohort_sizes(built):
     totals = dict(
         con.execute(
             "select cohort_grain, sum(cohort_size) from marts.agg_retention "
-            "where period_number = 0 group by 1"
+            "where retention_name = 'activity' and period_number = 0 group by 1"
         ).fetchall()
     )
     persons = con.execute("select count(distinct person_id) from marts.fct_events").fetchone()[0]
@@ -185,7 +190,7 @@ def test_retention_day_zero_is_everyone_and_grains_agree_on_cohort_sizes(built):
     assert (
         con.execute(
             "select count(*) from marts.agg_retention "
-            "where period_number = 0 and retention_rate <> 1"
+            "where retention_name = 'activity' and period_number = 0 and retention_rate <> 1"
         ).fetchone()[0]
         == 0
     )
@@ -203,7 +208,11 @@ def test_a_rebuild_of_the_same_lake_gives_the_same_marts(built, tmp_path):
         "dim_persons",
         "agg_retention",
         "fct_rfm",
+        "agg_cohort_revenue",
+        "fct_funnel_progress",
         "agg_funnel_steps",
+        "agg_funnel_trends",
+        "agg_funnel_breakdown",
     ]:
         query = f"select * from marts.{table} order by all"
         assert a.execute(query).fetchall() == b.execute(query).fetchall(), table
@@ -240,12 +249,20 @@ def test_a_bad_funnel_seed_fails_a_named_test(tmp_path):
         "orphan,1,a,,\n"
     )
     (project / "seeds" / "funnels.csv").write_text(
-        "funnel_name,conversion_window_seconds\ngap,60\ndup,60\nzero,0\n"
+        "funnel_name,conversion_window_seconds,order_mode,breakdown_property\n"
+        "gap,60,,\ndup,60,sideways,\nzero,0,unordered,\n"
     )
+    (project / "seeds" / "funnel_exclusions.csv").write_text(
+        "funnel_name,event_name,from_step,to_step\n"
+        "orphan_funnel,x,1,2\n"  # no such funnel
+        "zero,x,1,2\n"  # an unordered funnel takes no exclusions
+        "gap,x,2,1\n"  # steps out of order
+    )
+    settings = Settings.from_env(local_env(tmp_path))
     result = run_dbt(
         ["build", "--select", "resource_type:seed", "assert_funnel_steps_have_no_gaps"]
         + ["--indirect-selection", "cautious"],
-        Settings.from_env(local_env(tmp_path)),
+        settings,
         project=project,
     )
     assert not result.success
@@ -254,6 +271,18 @@ def test_a_bad_funnel_seed_fails_a_named_test(tmp_path):
         "funnel_step_numbers_must_be_unique_per_funnel",
         "funnel_conversion_window_must_be_positive",
         "funnel_steps_must_name_a_funnel_in_funnels_csv",
+        "funnel_exclusions_must_name_a_funnel_in_funnels_csv",
+        "funnel_exclusion_steps_must_be_in_order",
+    }, result.output[-3000:]
+    # the seeds are loaded: what needs the funnels' defaults filled in
+    result = run_dbt(
+        ["build", "--select", "stg_funnels", "assert_funnel_exclusions_fit_their_funnel"],
+        settings,
+        project=project,
+    )
+    assert result.failed == {
+        "funnel_order_mode_must_be_ordered_strict_or_unordered",
+        "assert_funnel_exclusions_fit_their_funnel",
     }, result.output[-3000:]
 
 

@@ -77,7 +77,7 @@ def test_every_materialized_asset_carries_its_row_count(quickstart):
         con.close()
     row_count = "dagster/row_count"
     assert events.asset_materialization.metadata[row_count].value == fct_events
-    assert seed.asset_materialization.metadata[row_count].value == 2  # two funnels
+    assert seed.asset_materialization.metadata[row_count].value == 4  # four funnels
     lake_metadata = lake.asset_materialization.metadata
     assert lake_metadata[row_count].value >= fct_events
     columns = [c.name for c in lake_metadata["dagster/column_schema"].value.columns]

@@ -1,12 +1,15 @@
-{#- ClickHouse windowFunnel semantics (default mode): per person, the longest chain of steps
-    1..k matched in order with non-decreasing times, every step within the funnel's
-    conversion window (inclusive) of the chain's step-1 event, trying every step-1 occurrence.
-
-    From each step-1 event the chain takes, step by step, the earliest matching event at or
-    after the previous step: the earliest choice leaves the most room for the steps after it,
-    so it finds the longest chain from that start. The best chain is the longest, then the one
-    that started first. One row per step of each person's best chain. -#}
-{%- set max_steps = var('paw_funnel_max_steps') | int %}
+{#- Each person's best chain through each funnel, one row per step reached
+    (docs/semantics.md, funnels). Every step is its own event.
+    - ordered (ClickHouse's windowFunnel): the chains of paw_funnel_ordered_chains.
+    - strict (its 'strict_order' mode): the same chains, read only up to where the funnel stops
+      reading the person's activity: from their first step-1 event on, at the first activity
+      event that matches no step, or matches only steps whose previous step has not been
+      reached by then.
+    - unordered (PostHog's): from every event matching a step, the window of
+      conversion_window_seconds starting there; a person reaches step k when such a window holds
+      events for k of the steps, in any order. Equal steps each need their own event.
+    The best chain is the longest, then the one that started first. A person whose best chain
+    holds an exclusion event (seeds/funnel_exclusions.csv) leaves the funnel. -#}
 with
 
 step_events as (
@@ -14,115 +17,294 @@ step_events as (
 ),
 
 funnels as (
-    select * from {{ ref('funnels') }}
+    select * from {{ ref('stg_funnels') }}
 ),
 
-chains_1 as (
+funnel_steps as (
+    select * from {{ ref('funnel_steps') }}
+),
+
+exclusions as (
+    select * from {{ ref('funnel_exclusions') }}
+),
+
+activity as (
+    select * from {{ ref('int_sessionized_activity') }}
+),
+
+events as (
+    select * from {{ ref('stg_events') }}
+),
+
+ordered_step_events as (
     select
-        step_events.funnel_name,
-        step_events.person_id,
-        step_events.event_timestamp as step_1_at,
-        step_events.event_timestamp as reached_at,
+        step_events.*,
         funnels.conversion_window_seconds
     from step_events
     inner join funnels on step_events.funnel_name = funnels.funnel_name
-    where step_events.step_number = 1
+    where funnels.order_mode in ('ordered', 'strict')
 ),
-{%- for k in range(2, max_steps + 1) %}
 
-    timeline_{{ k }} as (
-        select
-            funnel_name,
-            person_id,
-            reached_at as at_time,
-            0 as row_kind,
-            {% for i in range(1, k) %}step_{{ i }}_at,
-            {% endfor %}
-            conversion_window_seconds
-        from chains_{{ k - 1 }}
-        union all
-        select
-            funnel_name,
-            person_id,
-            event_timestamp as at_time,
-            1 as row_kind,
-            {% for i in range(1, k) %}cast(null as timestamp) as step_{{ i }}_at,
-            {% endfor %}
-            cast(null as bigint) as conversion_window_seconds
-        from step_events
-        where step_number = {{ k }}
-    ),
+{{ paw_funnel_ordered_chains('ordered_step_events') }},
 
-    next_step_{{ k }} as (
-        select
-            *,
-            min(case when row_kind = 1 then at_time end) over (
-                partition by funnel_name, person_id
-                order by at_time, row_kind
-                rows between current row and unbounded following
-            ) as next_at
-        from timeline_{{ k }}
-    ),
+first_reached as (
+    -- strict funnels: the earliest event at which any chain reached each step
+    select
+        ordered_chains.funnel_name,
+        ordered_chains.person_id,
+        ordered_chains.chain_length as step_number,
+        min(ordered_chains.step_event_numbers[ordered_chains.chain_length])
+            as first_reached_event_number
+    from ordered_chains
+    inner join funnels on ordered_chains.funnel_name = funnels.funnel_name
+    where funnels.order_mode = 'strict'
+    group by ordered_chains.funnel_name, ordered_chains.person_id, ordered_chains.chain_length
+),
 
-    chains_{{ k }} as (
-        select
-            funnel_name,
-            person_id,
-            {% for i in range(1, k) %}step_{{ i }}_at,
-            {% endfor %}
-            next_at as step_{{ k }}_at,
-            next_at as reached_at,
-            conversion_window_seconds
-        from next_step_{{ k }}
-        where
-            row_kind = 0
-            and next_at is not null
-            and {{ paw_seconds_between('step_1_at', 'next_at') }} <= conversion_window_seconds
-    ),
-{%- endfor %}
+strict_activity as (
+    select
+        first_reached.funnel_name,
+        first_reached.person_id,
+        activity.event_id,
+        activity.person_event_number
+    from first_reached
+    inner join activity
+        on
+            first_reached.person_id = activity.person_id
+            and first_reached.first_reached_event_number < activity.person_event_number
+    where first_reached.step_number = 1
+),
 
-all_chains as (
-    {%- for k in range(1, max_steps + 1) %}
-        select
-            funnel_name,
-            person_id,
-            {{ k }} as max_step,
-            {% for i in range(1, max_steps + 1) %}
-                {%- if i <= k %}
-                    step_{{ i }}_at{% else %}
-                    cast(null as timestamp) as step_{{ i }}_at{% endif %}
-                {%- if not loop.last %},{% endif %}
-            {%- endfor %}
-        from chains_{{ k }}
-        {% if not loop.last %}union all{% endif %}
-    {%- endfor %}
+strict_verdicts as (
+    select
+        strict_activity.funnel_name,
+        strict_activity.person_id,
+        strict_activity.person_event_number,
+        coalesce(
+            bool_or(
+                step_events.step_number = 1
+                or previous_step.first_reached_event_number < strict_activity.person_event_number
+            ),
+            false
+        ) as may_continue
+    from strict_activity
+    left join step_events
+        on
+            strict_activity.funnel_name = step_events.funnel_name
+            and strict_activity.event_id = step_events.event_id
+    left join first_reached as previous_step
+        on
+            strict_activity.funnel_name = previous_step.funnel_name
+            and strict_activity.person_id = previous_step.person_id
+            and step_events.step_number - 1 = previous_step.step_number
+    group by
+        strict_activity.funnel_name,
+        strict_activity.person_id,
+        strict_activity.person_event_number
+),
+
+strict_stops as (
+    select
+        funnel_name,
+        person_id,
+        min(person_event_number) as stopped_at_event_number
+    from strict_verdicts
+    where not may_continue
+    group by funnel_name, person_id
+),
+
+read_chains as (
+    select ordered_chains.*
+    from ordered_chains
+    left join strict_stops
+        on
+            ordered_chains.funnel_name = strict_stops.funnel_name
+            and ordered_chains.person_id = strict_stops.person_id
+    where
+        strict_stops.stopped_at_event_number is null
+        or ordered_chains.step_event_numbers[ordered_chains.chain_length]
+        < strict_stops.stopped_at_event_number
+),
+
+step_conditions as (
+    -- equal step definitions form one condition, which needs one event per step
+    select
+        funnel_name,
+        step_number,
+        dense_rank() over (
+            partition by funnel_name order by event_name, property_name, property_value
+        ) as condition_number,
+        count(*) over (
+            partition by funnel_name, event_name, property_name, property_value
+        ) as condition_steps
+    from funnel_steps
+),
+
+unordered_events as (
+    select distinct
+        step_events.funnel_name,
+        step_events.person_id,
+        step_events.event_id,
+        step_events.event_timestamp,
+        step_events.person_event_number,
+        step_conditions.condition_number,
+        step_conditions.condition_steps,
+        funnels.conversion_window_seconds
+    from step_events
+    inner join funnels on step_events.funnel_name = funnels.funnel_name
+    inner join step_conditions
+        on
+            step_events.funnel_name = step_conditions.funnel_name
+            and step_events.step_number = step_conditions.step_number
+    where funnels.order_mode = 'unordered'
+),
+
+window_events as (
+    select
+        window_starts.funnel_name,
+        window_starts.person_id,
+        window_starts.person_event_number as start_event_number,
+        window_events.event_id,
+        window_events.event_timestamp,
+        window_events.person_event_number,
+        window_events.condition_steps,
+        row_number() over (
+            partition by
+                window_starts.funnel_name,
+                window_starts.person_id,
+                window_starts.person_event_number,
+                window_events.condition_number
+            order by window_events.person_event_number
+        ) as condition_event_number
+    from unordered_events as window_starts
+    inner join unordered_events as window_events
+        on
+            window_starts.funnel_name = window_events.funnel_name
+            and window_starts.person_id = window_events.person_id
+            and window_starts.event_timestamp <= window_events.event_timestamp
+            and {{ paw_seconds_between(
+                'window_starts.event_timestamp', 'window_events.event_timestamp'
+            ) }} <= window_starts.conversion_window_seconds
+),
+
+unordered_chains as (
+    -- an event counts once, even when it matches two different conditions
+    select
+        funnel_name,
+        person_id,
+        count(distinct person_event_number) as chain_length,
+        list(distinct {
+            'event_number': person_event_number, 'event_at': event_timestamp, 'event_id': event_id
+        }) as counted_events
+    from window_events
+    where condition_event_number <= condition_steps
+    group by funnel_name, person_id, start_event_number
+),
+
+unordered_steps as (
+    select
+        funnel_name,
+        person_id,
+        chain_length,
+        list_transform(list_sort(counted_events), lambda e: e.event_at) as step_reached_at,
+        list_transform(list_sort(counted_events), lambda e: e.event_id) as step_event_ids,
+        list_transform(list_sort(counted_events), lambda e: e.event_number) as step_event_numbers
+    from unordered_chains
+),
+
+candidate_chains as (
+    select
+        funnel_name,
+        person_id,
+        chain_length,
+        step_reached_at,
+        step_event_ids,
+        step_event_numbers
+    from read_chains
+    union all
+    select
+        funnel_name,
+        person_id,
+        chain_length,
+        step_reached_at,
+        step_event_ids,
+        step_event_numbers
+    from unordered_steps
 ),
 
 best_chains as (
     select *
-    from (
-        select
-            *,
-            row_number() over (
-                partition by funnel_name, person_id order by max_step desc, step_1_at asc
-            ) as chain_rank
-        from all_chains
-    ) as ranked
-    where chain_rank = 1
+    from candidate_chains
+    qualify row_number() over (
+        partition by funnel_name, person_id
+        order by chain_length desc, step_event_numbers[1] asc
+    ) = 1
+),
+
+exclusion_events as (
+    select
+        activity.person_id,
+        activity.person_event_number,
+        activity.event_timestamp,
+        events.event_name
+    from activity
+    inner join events on activity.event_id = events.event_id
+    where events.event_name in (select exclusions.event_name from exclusions)
+),
+
+excluded_persons as (
+    -- after the from_step event, and before the to_step event (or, when the chain did not
+    -- reach it, until the end of the conversion window)
+    select distinct
+        best_chains.funnel_name,
+        best_chains.person_id
+    from best_chains
+    inner join funnels on best_chains.funnel_name = funnels.funnel_name
+    inner join exclusions on best_chains.funnel_name = exclusions.funnel_name
+    inner join exclusion_events
+        on
+            best_chains.person_id = exclusion_events.person_id
+            and exclusions.event_name = exclusion_events.event_name
+    where
+        funnels.order_mode in ('ordered', 'strict')
+        and best_chains.chain_length >= exclusions.from_step
+        and exclusion_events.person_event_number
+        > best_chains.step_event_numbers[exclusions.from_step]
+        and (
+            (
+                best_chains.chain_length >= exclusions.to_step
+                and exclusion_events.person_event_number
+                < best_chains.step_event_numbers[exclusions.to_step]
+            )
+            or (
+                best_chains.chain_length < exclusions.to_step
+                and {{ paw_seconds_between(
+                    'best_chains.step_reached_at[1]', 'exclusion_events.event_timestamp'
+                ) }} <= funnels.conversion_window_seconds
+            )
+        )
+),
+
+kept_chains as (
+    select best_chains.*
+    from best_chains
+    anti join excluded_persons
+        on
+            best_chains.funnel_name = excluded_persons.funnel_name
+            and best_chains.person_id = excluded_persons.person_id
 ),
 
 final as (
-    {%- for i in range(1, max_steps + 1) %}
-        select
-            funnel_name,
-            person_id,
-            max_step,
-            {{ i }} as step_number,
-            step_{{ i }}_at as reached_at
-        from best_chains
-        where max_step >= {{ i }}
-        {% if not loop.last %}union all{% endif %}
-    {%- endfor %}
+    select
+        kept_chains.funnel_name,
+        kept_chains.person_id,
+        cast(kept_chains.chain_length as integer) as max_step,
+        steps.n as step_number,
+        kept_chains.step_reached_at[steps.n] as reached_at,
+        kept_chains.step_event_ids[steps.n] as event_id
+    from kept_chains
+    inner join {{ paw_integer_spine(var('paw_funnel_max_steps') + 1) }} as steps
+        on steps.n between 1 and kept_chains.chain_length
 )
 
 select * from final

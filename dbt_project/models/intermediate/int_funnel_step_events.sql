@@ -35,7 +35,8 @@ final as (
         matching_events.step_number,
         activity.person_id,
         matching_events.event_id,
-        activity.event_timestamp
+        activity.event_timestamp,
+        activity.person_event_number
     from matching_events
     inner join activity on matching_events.event_id = activity.event_id
 )

@@ -16,7 +16,11 @@ step_durations as (
         {{ paw_seconds_between(
             'lag(reached_at) over (partition by funnel_name, person_id order by step_number)',
             'reached_at'
-        ) }} as seconds_from_previous
+        ) }} as seconds_from_previous,
+        {{ paw_seconds_between(
+            'first_value(reached_at) over (partition by funnel_name, person_id order by step_number)',
+            'reached_at'
+        ) }} as seconds_from_start
     from chains
 ),
 
@@ -25,7 +29,12 @@ step_stats as (
         funnel_name,
         step_number,
         count(distinct person_id) as users,  -- noqa: RF04
-        median(seconds_from_previous) as median_seconds_from_previous
+        -- quantile_cont interpolates, as median does
+        quantile_cont(seconds_from_previous, 0.25) as p25_seconds_from_previous,
+        median(seconds_from_previous) as median_seconds_from_previous,
+        quantile_cont(seconds_from_previous, 0.75) as p75_seconds_from_previous,
+        quantile_cont(seconds_from_previous, 0.9) as p90_seconds_from_previous,
+        median(seconds_from_start) as median_seconds_from_start
     from step_durations
     group by funnel_name, step_number
 ),
@@ -42,7 +51,11 @@ with_totals as (
         first_value(coalesce(step_stats.users, 0)) over (
             partition by funnel_steps.funnel_name order by funnel_steps.step_number
         ) as start_users,
-        step_stats.median_seconds_from_previous
+        step_stats.p25_seconds_from_previous,
+        step_stats.median_seconds_from_previous,
+        step_stats.p75_seconds_from_previous,
+        step_stats.p90_seconds_from_previous,
+        step_stats.median_seconds_from_start
     from funnel_steps
     left join step_stats
         on
@@ -61,7 +74,12 @@ final as (
             when previous_users > 0 then users * 1.0 / previous_users
         end as conversion_from_previous,
         case when start_users > 0 then users * 1.0 / start_users end as conversion_from_start,
-        cast(median_seconds_from_previous as double) as median_seconds_from_previous
+        cast(median_seconds_from_previous as double) as median_seconds_from_previous,
+        cast(p25_seconds_from_previous as double) as p25_seconds_from_previous,
+        cast(p75_seconds_from_previous as double) as p75_seconds_from_previous,
+        cast(p90_seconds_from_previous as double) as p90_seconds_from_previous,
+        cast(case when step_number > 1 then median_seconds_from_start end as double)
+            as median_seconds_from_start
     from with_totals
 )
 

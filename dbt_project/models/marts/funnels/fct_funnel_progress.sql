@@ -4,6 +4,14 @@ chains as (
     select * from {{ ref('int_funnel_chains') }}
 ),
 
+funnels as (
+    select * from {{ ref('stg_funnels') }}
+),
+
+events as (
+    select * from {{ ref('stg_events') }}
+),
+
 funnel_lengths as (
     select
         funnel_name,
@@ -18,6 +26,7 @@ progress as (
         person_id,
         max(max_step) as max_step,
         min(case when step_number = 1 then reached_at end) as entered_at,
+        min(case when step_number = 1 then event_id end) as entered_event_id,
         list(reached_at order by step_number) as step_reached_at
     from chains
     group by funnel_name, person_id
@@ -30,9 +39,15 @@ final as (
         cast(progress.max_step as integer) as max_step,
         progress.entered_at,
         progress.max_step = funnel_lengths.step_count as converted,
-        progress.step_reached_at
+        progress.step_reached_at,
+        case
+            when funnels.breakdown_property is not null
+                then {{ paw_json_text_at('events.properties', 'funnels.breakdown_property') }}
+        end as breakdown_value
     from progress
     inner join funnel_lengths on progress.funnel_name = funnel_lengths.funnel_name
+    inner join funnels on progress.funnel_name = funnels.funnel_name
+    left join events on progress.entered_event_id = events.event_id
 )
 
 select * from final

@@ -1,13 +1,23 @@
-{#- Cohort retention by day, ISO week and month. A person's cohort is the period of their
-    first cohort event (default: first activity); they are retained in period n when they have
-    a return event (default: any activity) in the n-th period after it. Periods that start
-    after the last activity date are not emitted; a period that ends after it is incomplete. -#}
-{%- set cohort_event = var('paw_retention_cohort_event') %}
-{%- set return_event = var('paw_retention_return_event') %}
+{#- Cohort retention by day, ISO week and month, for each definition of
+    seeds/retention_definitions.csv. first_time: a person's cohort is the period of their first
+    cohort event (empty: any activity). recurring: a person enters a cohort for every period in
+    which they did the cohort event. Either way they are retained in period n of a cohort when
+    they have a return event (empty: any activity) in the n-th period after it. Periods that
+    start after the last activity date are not emitted; a period that ends after it is
+    incomplete. -#}
 with
 
 activity as (
     select * from {{ ref('fct_events') }}
+),
+
+definitions as (
+    select
+        retention_name,
+        nullif(trim(cohort_event), '') as cohort_event,
+        nullif(trim(return_event), '') as return_event,
+        coalesce(nullif(trim(retention_type), ''), 'first_time') as retention_type
+    from {{ ref('retention_definitions') }}
 ),
 
 grains as (
@@ -23,44 +33,64 @@ data_end as (
 ),
 
 cohort_events as (
-    select
-        person_id,
-        event_date
+    select distinct
+        definitions.retention_name,
+        definitions.retention_type,
+        activity.person_id,
+        activity.event_date
     from activity
-    {%- if cohort_event %}
-    where event_name = '{{ cohort_event }}'
-    {%- endif %}
+    inner join definitions
+        on definitions.cohort_event is null or activity.event_name = definitions.cohort_event
 ),
 
 return_days as (
     select distinct
-        person_id,
-        event_date
+        definitions.retention_name,
+        activity.person_id,
+        activity.event_date
     from activity
-    {%- if return_event %}
-    where event_name = '{{ return_event }}'
-    {%- endif %}
+    inner join definitions
+        on definitions.return_event is null or activity.event_name = definitions.return_event
 ),
 
 first_days as (
     select
+        retention_name,
         person_id,
-        min(event_date) as first_date
+        min(event_date) as event_date
     from cohort_events
-    group by person_id
+    where retention_type = 'first_time'
+    group by retention_name, person_id
+),
+
+entry_days as (
+    select
+        retention_name,
+        person_id,
+        event_date
+    from first_days
+    union all
+    select
+        retention_name,
+        person_id,
+        event_date
+    from cohort_events
+    where retention_type = 'recurring'
 ),
 
 person_cohorts as (
-    select
-        first_days.person_id,
+    select distinct
+        entry_days.retention_name,
+        entry_days.person_id,
         grains.cohort_grain,
-        {{ paw_period_start('grains.cohort_grain', 'first_days.first_date') }} as cohort_start
-    from first_days
+        {{ paw_period_start('grains.cohort_grain', 'entry_days.event_date') }} as cohort_start
+    from entry_days
     cross join grains
 ),
 
 person_returns as (
     select distinct
+        person_cohorts.retention_name,
         person_cohorts.cohort_grain,
         person_cohorts.cohort_start,
         person_cohorts.person_id,
@@ -70,31 +100,37 @@ person_returns as (
             paw_period_start('person_cohorts.cohort_grain', 'return_days.event_date')
         ) }} as period_number
     from person_cohorts
-    inner join return_days on person_cohorts.person_id = return_days.person_id
+    inner join return_days
+        on
+            person_cohorts.retention_name = return_days.retention_name
+            and person_cohorts.person_id = return_days.person_id
     where return_days.event_date >= person_cohorts.cohort_start
 ),
 
 cohort_sizes as (
     select
+        retention_name,
         cohort_grain,
         cohort_start,
         count(*) as cohort_size
     from person_cohorts
-    group by cohort_grain, cohort_start
+    group by retention_name, cohort_grain, cohort_start
 ),
 
 retained as (
     select
+        retention_name,
         cohort_grain,
         cohort_start,
         period_number,
         count(distinct person_id) as retained_users
     from person_returns
-    group by cohort_grain, cohort_start, period_number
+    group by retention_name, cohort_grain, cohort_start, period_number
 ),
 
 cohort_periods as (
     select
+        cohort_sizes.retention_name,
         cohort_sizes.cohort_grain,
         cohort_sizes.cohort_start,
         cohort_sizes.cohort_size,
@@ -114,6 +150,7 @@ cohort_periods as (
 
 final as (
     select
+        cohort_periods.retention_name,
         cohort_periods.cohort_grain,
         cohort_periods.cohort_start,
         cohort_periods.period_number,
@@ -126,7 +163,8 @@ final as (
     cross join data_end
     left join retained
         on
-            cohort_periods.cohort_grain = retained.cohort_grain
+            cohort_periods.retention_name = retained.retention_name
+            and cohort_periods.cohort_grain = retained.cohort_grain
             and cohort_periods.cohort_start = retained.cohort_start
             and cohort_periods.period_number = retained.period_number
 )

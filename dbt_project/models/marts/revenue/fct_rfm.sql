@@ -1,13 +1,11 @@
 {#- Recency, frequency and monetary value per purchasing person, scored 1-5 (5 best) by
     percentile rank, so that equal values always get equal scores; segments from the R and F
     scores (docs/semantics.md has the grid). -#}
-{%- set purchase_event = var('paw_rfm_purchase_event') %}
-{%- set value_property = var('paw_rfm_value_property') %}
 {%- set as_of = var('paw_rfm_as_of') %}
 with
 
-activity as (
-    select * from {{ ref('fct_events') }}
+purchases as (
+    select * from {{ ref('int_purchases') }}
 ),
 
 events as (
@@ -21,19 +19,6 @@ as_of_date as (
         select cast({{ dbt.dateadd('day', 1, 'max(event_date)') }} as date) as as_of_date
         from events
     {%- endif %}
-),
-
-purchases as (
-    select
-        person_id,
-        event_date,
-        -- money is exact: a DECIMAL sum does not depend on the order rows are added in
-        coalesce(
-            try_cast({{ paw_json_text('properties', '$.' ~ value_property) }} as decimal(38, 9)),
-            0
-        ) as purchase_value
-    from activity
-    where event_name = '{{ purchase_event }}'
 ),
 
 per_person as (

@@ -1,0 +1,34 @@
+{#- Purchases: the activity events named var('paw_rfm_purchase_event'), each with its value,
+    var('paw_rfm_value_property') as an exact DECIMAL(38, 9) (0 when missing or not a number),
+    so that sums of money do not depend on the order rows are added in. The one home of what a
+    purchase is worth, for RFM and cohort revenue. -#}
+{%- set purchase_event = var('paw_rfm_purchase_event') %}
+{%- set value_property = var('paw_rfm_value_property') %}
+with
+
+events as (
+    select * from {{ ref('stg_events') }}
+),
+
+activity as (
+    select * from {{ ref('int_sessionized_activity') }}
+),
+
+final as (
+    select
+        events.event_id,
+        activity.person_id,
+        events.event_timestamp,
+        events.event_date,
+        coalesce(
+            try_cast(
+                {{ paw_json_text('events.properties', '$.' ~ value_property) }} as decimal(38, 9)
+            ),
+            0
+        ) as purchase_value
+    from events
+    inner join activity on events.event_id = activity.event_id
+    where events.event_name = '{{ purchase_event }}'
+)
+
+select * from final
