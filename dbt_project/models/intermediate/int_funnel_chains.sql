@@ -187,32 +187,62 @@ window_events as (
             ) }} <= window_starts.conversion_window_seconds
 ),
 
-unordered_chains as (
+counted_events as (
     -- an event counts once, even when it matches two different conditions
-    select
+    select distinct
         funnel_name,
         person_id,
-        count(distinct person_event_number) as chain_length,
-        list(distinct {
-            'event_number': person_event_number, 'event_at': event_timestamp, 'event_id': event_id
-        }) as counted_events
+        start_event_number,
+        person_event_number,
+        event_timestamp,
+        event_id
     from window_events
     where condition_event_number <= condition_steps
-    group by funnel_name, person_id, start_event_number
 ),
 
-unordered_steps as (
+best_windows as (
     select
         funnel_name,
         person_id,
-        chain_length,
-        list_transform(list_sort(counted_events), lambda e: e.event_at) as step_reached_at,
-        list_transform(list_sort(counted_events), lambda e: e.event_id) as step_event_ids,
-        list_transform(list_sort(counted_events), lambda e: e.event_number) as step_event_numbers
-    from unordered_chains
+        start_event_number,
+        count(*) as chain_length
+    from counted_events
+    group by funnel_name, person_id, start_event_number
+    qualify row_number() over (
+        partition by funnel_name, person_id order by chain_length desc, start_event_number asc
+    ) = 1
 ),
 
-candidate_chains as (
+unordered_chains as (
+    select
+        best_windows.funnel_name,
+        best_windows.person_id,
+        best_windows.chain_length,
+        list(counted_events.event_timestamp order by counted_events.person_event_number)
+            as step_reached_at,
+        list(counted_events.event_id order by counted_events.person_event_number)
+            as step_event_ids,
+        list(counted_events.person_event_number order by counted_events.person_event_number)
+            as step_event_numbers
+    from best_windows
+    inner join counted_events
+        on
+            best_windows.funnel_name = counted_events.funnel_name
+            and best_windows.person_id = counted_events.person_id
+            and best_windows.start_event_number = counted_events.start_event_number
+    group by best_windows.funnel_name, best_windows.person_id, best_windows.chain_length
+),
+
+best_ordered_chains as (
+    select *
+    from read_chains
+    qualify row_number() over (
+        partition by funnel_name, person_id
+        order by chain_length desc, step_event_numbers[1] asc
+    ) = 1
+),
+
+best_chains as (
     select
         funnel_name,
         person_id,
@@ -220,7 +250,7 @@ candidate_chains as (
         step_reached_at,
         step_event_ids,
         step_event_numbers
-    from read_chains
+    from best_ordered_chains
     union all
     select
         funnel_name,
@@ -229,16 +259,7 @@ candidate_chains as (
         step_reached_at,
         step_event_ids,
         step_event_numbers
-    from unordered_steps
-),
-
-best_chains as (
-    select *
-    from candidate_chains
-    qualify row_number() over (
-        partition by funnel_name, person_id
-        order by chain_length desc, step_event_numbers[1] asc
-    ) = 1
+    from unordered_chains
 ),
 
 exclusion_events as (
