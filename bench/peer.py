@@ -40,7 +40,7 @@ def _quote(value: str) -> str:
 
 
 def activity_sql(inputs: PeerInputs) -> str:
-    """Activity events, one copy per event_id (received first, as paw's staging keeps)."""
+    """Activity events. The lake holds each event_id once, so the peer reads it as it is."""
     return f"""
         select assumeNotNull(m.person_id) as person_id, assumeNotNull(e.event_id) as event_id,
                assumeNotNull(e.ts) as ts, e.event_name as event_name, e.properties as properties
@@ -48,8 +48,6 @@ def activity_sql(inputs: PeerInputs) -> str:
             select event_id, event_timestamp as ts, event_name, properties
             from file('{inputs.lake}/events/*/*.parquet', Parquet)
             where event_type in ('track', 'page', 'screen')
-            order by event_id, received_at asc nulls last, ingested_at, source_file, source_line
-            limit 1 by event_id
         ) as e
         inner join file('{inputs.person_map}', Parquet) as m on e.event_id = m.event_id
     """

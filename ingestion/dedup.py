@@ -1,5 +1,6 @@
-"""Within-run deduplication: an event id lands once per run, the first copy in file, line and
-batch order winning; later copies are counted as duplicates."""
+"""Deduplication: an event id lands in the lake once. Ids that committed runs landed
+(ingestion.event_ids) are remembered first; within the run the first copy in file, line and
+batch order wins. Every later copy is counted as a duplicate."""
 
 from __future__ import annotations
 
@@ -7,14 +8,24 @@ import duckdb
 import pyarrow as pa
 
 from ingestion.contract import EVENT_SCHEMA
+from ingestion.event_ids import KEY_OF_HALVES
 
 
 class FirstCopies:
-    """The ids landed so far in this run, as 128-bit hashes in DuckDB (16 bytes an event)."""
+    """The ids landed so far, by committed runs and this one, as 128-bit hashes in DuckDB (16
+    bytes an event, spilled to disk beyond the connection's memory limit)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
         self.con.execute("create temp table seen (k uhugeint)")
+
+    def remember(self, committed_ids: pa.Table) -> None:
+        """Ids landed by a committed run (id_hash_high, id_hash_low): copies are duplicates."""
+        self.con.register("committed_ids", committed_ids)
+        try:
+            self.con.execute(f"insert into seen select {KEY_OF_HALVES} from committed_ids")
+        finally:
+            self.con.unregister("committed_ids")
 
     def take(self) -> pa.Table:
         """The events of `judged` not landed before in this run, with file_seq and event_date,

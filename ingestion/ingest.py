@@ -26,9 +26,11 @@ import pyarrow.parquet as pq
 
 from ingestion.contract import QUARANTINE_SCHEMA, Reason
 from ingestion.dedup import FirstCopies
+from ingestion.event_ids import committed_id_tables, write_id_file
 from ingestion.lake import (
     LOCK_KEY,
     committed_runs,
+    event_ids_key,
     event_key,
     ingestion_log_key,
     latest_entries,
@@ -140,9 +142,10 @@ def _tagged(chunk: LineChunk, file_seq: int, source_file: str) -> pa.Table:
 class _Run:
     """State of one ingestion run: the DuckDB session, the writers and the ids seen."""
 
-    def __init__(self, lake: Storage, run_id: str, work_dir: Path) -> None:
+    def __init__(self, lake: Storage, run_id: str, work_dir: Path, committed: set[str]) -> None:
         self.lake = lake
         self.run_id = run_id
+        self.work_dir = work_dir
         self.ingested_at = _utcnow()
         self.con = duckdb.connect()
         self.con.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
@@ -151,6 +154,8 @@ class _Run:
         self.con.execute("set enable_progress_bar = false")
         self.validator = LineValidator(self.con)
         self.first_copies = FirstCopies(self.con)
+        for ids in committed_id_tables(lake, committed, self.con, work_dir):
+            self.first_copies.remember(ids)
         self.events = PartitionWriter(work_dir)
         self.quarantine_path = work_dir / "quarantine.parquet"
         self.quarantine = pq.ParquetWriter(
@@ -211,13 +216,18 @@ class _Run:
             self.process(members, reports, in_envelope=True)
 
     def publish(self, report: IngestionReport, withdrawn: set[str]) -> list[str]:
-        """Write every file of the run, then its ingestion log: the commit point. Rows of the
-        `withdrawn` source files are left out."""
+        """Write every file of the run, its event id index, then its ingestion log: the commit
+        point. Rows of the `withdrawn` source files are left out."""
         written = []
-        for day, path in self.events.close(withdrawn).items():
+        event_files = self.events.close(withdrawn)
+        ids_path = self.work_dir / "event_ids.parquet"
+        write_id_file(self.con, list(event_files.values()), ids_path)  # before they move
+        for day, path in event_files.items():
             key = event_key(day, self.run_id)
             self.lake.write_atomic(key, path)
             written.append(key)
+        self.lake.write_atomic(event_ids_key(self.run_id), ids_path)
+        written.append(event_ids_key(self.run_id))
         self.quarantine.close()
         if withdrawn and not without_sources(self.quarantine_path, withdrawn):
             pq.write_table(QUARANTINE_SCHEMA.empty_table(), self.quarantine_path)
@@ -273,7 +283,7 @@ def ingest(
         )
         if selection.new or unreadable:
             work_dir = staging_dir(lake, run_id)
-            run = _Run(lake, run_id, work_dir)
+            run = _Run(lake, run_id, work_dir, committed_runs(ingestion_log))
             try:
                 withdrawn = _ingest_files(
                     run, landing, selection.new, block_bytes, settings, report, on_progress

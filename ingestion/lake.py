@@ -25,6 +25,7 @@ from ingestion.storage import Storage
 EVENTS_PREFIX = "events/"
 QUARANTINE_PREFIX = "quarantine/"
 INGESTION_LOG_PREFIX = "_ingestion_log/"
+EVENT_IDS_PREFIX = "_event_ids/"  # ingestion.event_ids: the ids each committed run landed
 LOCK_KEY = "_lock"
 
 # dbt's macro paw_committed_runs_filter holds the same pattern (a test keeps them equal).
@@ -48,6 +49,10 @@ def quarantine_key(ingest_date: str, run_id: str) -> str:
 
 def ingestion_log_key(run_id: str) -> str:
     return f"{INGESTION_LOG_PREFIX}{run_id}.parquet"
+
+
+def event_ids_key(run_id: str) -> str:
+    return f"{EVENT_IDS_PREFIX}part-{run_id}.parquet"
 
 
 def run_id_of(key: str) -> str | None:
@@ -98,7 +103,7 @@ def orphan_keys(storage: Storage, committed: Iterable[str]) -> list[str]:
     """Data files written by runs that never committed."""
     committed = set(committed)
     orphans = []
-    for prefix in (EVENTS_PREFIX, QUARANTINE_PREFIX):
+    for prefix in (EVENTS_PREFIX, QUARANTINE_PREFIX, EVENT_IDS_PREFIX):
         for obj in storage.list(prefix):
             run_id = run_id_of(obj.key)
             if run_id is not None and run_id not in committed:

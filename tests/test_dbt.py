@@ -218,22 +218,22 @@ def test_a_rebuild_of_the_same_lake_gives_the_same_marts(built, tmp_path):
         assert a.execute(query).fetchall() == b.execute(query).fetchall(), table
 
 
-def test_redelivery_across_runs_keeps_the_copy_received_first(tmp_path):
+def test_a_redelivery_across_runs_keeps_the_first_committed_copy(tmp_path):
     env = local_env(tmp_path)
     settings = Settings.from_env(env)
     landing = tmp_path / "landing"
     landing.mkdir()
-    late = event(messageId="dup", receivedAt="2024-03-01T10:05:00Z", properties={"copy": "late"})
-    early = event(messageId="dup", receivedAt="2024-03-01T10:00:01Z", properties={"copy": "early"})
-    (landing / "1.ndjson").write_text(json.dumps(late) + "\n")
+    first = event(messageId="dup", receivedAt="2024-03-01T10:05:00Z", properties={"copy": "first"})
+    again = event(messageId="dup", receivedAt="2024-03-01T10:00:01Z", properties={"copy": "again"})
+    (landing / "1.ndjson").write_text(json.dumps(first) + "\n")
     ingest(settings)
-    (landing / "2.ndjson").write_text(json.dumps(early) + "\n")
-    ingest(settings)
+    (landing / "2.ndjson").write_text(json.dumps(again) + "\n")
+    assert ingest(settings).files[0].duplicates == 1
     result = run_dbt(["run", "--select", "stg_events"], settings)
     assert result.success, result.output
     con = duckdb.connect(env["PAW_WAREHOUSE"], read_only=True)
     assert con.execute("select properties from staging.stg_events").fetchall() == [
-        ('{"copy":"early"}',)
+        ('{"copy":"first"}',)
     ]
 
 

@@ -88,14 +88,43 @@ def test_running_again_writes_nothing(paw_env: PawEnv):
     assert {p: p.stat().st_mtime_ns for p in all_lake_files(paw_env.lake)} == before
 
 
-def test_a_new_file_with_redeliveries_lands_only_new_events_in_the_lake_run(paw_env: PawEnv):
+def test_a_redelivery_in_a_later_run_is_a_duplicate_and_the_lake_holds_each_id_once(
+    paw_env: PawEnv,
+):
     paw_env.write_lines("a.ndjson", [event(messageId="1"), event(messageId="2")])
     ingest(paw_env.settings)
-    paw_env.write_lines("b.ndjson", [event(messageId="2"), event(messageId="3")])
+    paw_env.write_lines(
+        "b.ndjson",
+        [event(messageId="2", properties={"copy": "later"}), event(messageId="3")],
+    )
     report = ingest(paw_env.settings)
-    assert [f.source_file for f in report.files] == ["b.ndjson"]
-    # Across runs the lake keeps both copies of "2"; the warehouse deduplicates (stg_events).
-    assert sorted(e["event_id"] for e in paw_env.lake_events()) == ["1", "2", "2", "3"]
+    [b] = report.files
+    assert (b.source_file, b.lines_read, b.events_landed, b.duplicates) == ("b.ndjson", 2, 1, 1)
+    # the first committed copy wins; a reader of the lake needs no dedup of its own
+    events = paw_env.lake_events()
+    assert [(e["event_id"], e["properties"]) for e in events] == [
+        ("1", '{"x":1}'),
+        ("2", '{"x":1}'),
+        ("3", '{"x":1}'),
+    ]
+    raw = duckdb.sql(f"select count(*) from '{paw_env.lake}/events/*/*.parquet'").fetchone()[0]
+    assert raw == 3
+
+
+def test_the_event_id_index_is_committed_with_the_run_and_derived_for_older_runs(
+    paw_env: PawEnv,
+):
+    paw_env.write_lines("a.ndjson", [event(messageId=f"m{n}") for n in range(5)])
+    first = ingest(paw_env.settings)
+    index = paw_env.lake / "_event_ids" / f"part-{first.run_id}.parquet"
+    assert duckdb.sql(f"select count(*) from '{index}'").fetchone()[0] == 5
+    # a lake written before the index existed: its runs have events but no id file
+    index.unlink()
+    paw_env.write_lines("b.ndjson", [event(messageId="m4"), event(messageId="m5")])
+    second = ingest(paw_env.settings)
+    assert index.exists()  # derived from the run's event files, once
+    assert [(f.events_landed, f.duplicates) for f in second.files] == [(1, 1)]
+    assert [e["event_id"] for e in paw_env.lake_events()] == [f"m{n}" for n in range(6)]
 
 
 def test_landing_files_are_never_modified(paw_env: PawEnv):

@@ -1,5 +1,5 @@
-{#- One row per event_id across the whole lake. A redelivered event keeps the copy received
-    first (then the one ingested first). -#}
+{#- Every event of the committed runs: the lake holds each event_id once (ingestion keeps its
+    id index, docs/lake.md), so staging needs no deduplication of its own. -#}
 with
 
 lake_events as (
@@ -10,16 +10,6 @@ committed_events as (
     select lake_events.*
     from lake_events
     where {{ paw_committed_runs_filter('lake_events.filename') }}
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by event_id
-            order by received_at asc nulls last, ingested_at asc, source_file asc, source_line asc
-        ) as copy_rank
-    from committed_events
 ),
 
 final as (
@@ -46,8 +36,7 @@ final as (
         extra,
         source_file,
         source_line
-    from ranked
-    where copy_rank = 1
+    from committed_events
 )
 
 select * from final
