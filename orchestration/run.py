@@ -92,6 +92,11 @@ def fail_orphaned_runs(instance: dg.DagsterInstance, job_name: str) -> list[str]
     return orphans
 
 
+def full_refresh_config() -> dict:
+    """The pipeline's run config for a full refresh of the warehouse."""
+    return {"ops": {"dbt_warehouse": {"config": {"full_refresh": True}}}}
+
+
 def run_pipeline(
     settings: Settings,
     *,

@@ -53,13 +53,14 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> None:
-    from orchestration.run import run_pipeline
+    from orchestration.run import full_refresh_config, run_pipeline
     from paw.progress import ConsoleProgress
     from paw.summary import summary
 
     # Dagster's own run log only with -v: by default one line per stage, then the summary
     result = run_pipeline(
         settings,
+        run_config=full_refresh_config() if args.full_refresh else None,
         progress=ConsoleProgress(sys.stdout),
         log_level="DEBUG" if args.verbose else "CRITICAL",
     )
@@ -140,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser(
         "run", help="the whole pipeline (ingestion, dbt build, checks) as the nightly job runs it"
+    )
+    run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild every model from the whole lake instead of incrementally",
     )
     run.set_defaults(func=_cmd_run)
 

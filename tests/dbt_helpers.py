@@ -31,9 +31,16 @@ class DbtResult:
         }
 
 
-def run_dbt(args: list[str], settings: Settings, project: Path = DBT_PROJECT) -> DbtResult:
-    # Each call has its own dbt target folder, so tests never race `make run` or each other.
-    with tempfile.TemporaryDirectory(prefix="paw-dbt-target-") as target:
+def run_dbt(
+    args: list[str],
+    settings: Settings,
+    project: Path = DBT_PROJECT,
+    target_dir: Path | None = None,
+) -> DbtResult:
+    # Each call has its own dbt target folder, so tests never race `make run` or each other; a
+    # test calling dbt many times passes its own folder, so that dbt parses the project once.
+    with tempfile.TemporaryDirectory(prefix="paw-dbt-target-") as scratch:
+        target = str(target_dir or scratch)
         proc = run_dbt_command(
             args,
             settings,

@@ -15,7 +15,7 @@ import pytest
 from ingestion.storage import LocalStorage
 from orchestration.dbt.project import dbt_args
 from orchestration.definitions import build_definitions
-from orchestration.run import run_pipeline
+from orchestration.run import full_refresh_config, run_pipeline
 from orchestration.warehouse.files import build_path
 from paw.cli import main
 from paw.settings import Settings
@@ -116,12 +116,14 @@ def test_a_second_run_ingests_nothing_and_changes_no_mart(first_run, tmp_path, m
         for table in ("fct_sessions", "agg_retention", "fct_funnel_progress"):
             before[table] = con.execute(query.format(table)).fetchall()
     lake_files = sorted(p.name for p in (root / "lake").rglob("*.parquet"))
-    result = run_pipeline(settings)
-    assert result.success, result.summary()
-    assert sorted(p.name for p in (root / "lake").rglob("*.parquet")) == lake_files
-    with duckdb.connect(path, read_only=True) as con:
-        for table, rows in before.items():
-            assert con.execute(query.format(table)).fetchall() == rows
+    # incremental (on a copy of the published warehouse), then a full refresh (from empty)
+    for run_config in (None, full_refresh_config()):
+        result = run_pipeline(settings, run_config=run_config)
+        assert result.success, result.summary()
+        assert sorted(p.name for p in (root / "lake").rglob("*.parquet")) == lake_files
+        with duckdb.connect(path, read_only=True) as con:
+            for table, rows in before.items():
+                assert con.execute(query.format(table)).fetchall() == rows
 
 
 def test_bad_input_over_ten_percent_fails_the_blocking_check_and_keeps_the_warehouse(

@@ -1,19 +1,37 @@
 """Every dbt model and seed as a Dagster asset; dbt tests arrive as asset checks."""
 
+import logging
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
+from pydantic import Field
 
 from ingestion.storage import remove_all_but_newest
+from orchestration.dbt.incremental import incremental_base_problem
 from orchestration.dbt.project import PawDbtTranslator, dbt_args, paw_dbt_project
 from orchestration.pools import WRITER_POOL
 from orchestration.resources import PawSettings
 from orchestration.warehouse.files import start_build
 from paw.duckdb_secrets import secret_directory
 from paw.progress import Progress
+
+
+class DbtBuildConfig(dg.Config):
+    """How the nightly build treats what the published warehouse already holds."""
+
+    full_refresh: bool = Field(
+        default=False,
+        description=(
+            "Rebuild every model from the whole lake, into an empty warehouse, instead of "
+            "building incrementally on a copy of the published one (`paw run --full-refresh`)."
+        ),
+    )
+
+
+log = logging.getLogger("paw.build")
 
 
 def build_dbt_assets() -> dg.AssetsDefinition:
@@ -32,12 +50,24 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         dbt: DbtCliResource,
         paw: PawSettings,
         progress: dg.ResourceParam[Progress],
+        config: DbtBuildConfig,
     ):
         settings = paw.get()
-        all_keys = set(context.assets_def.keys)
-        full_graph = set(context.selected_asset_keys) == all_keys
+        # Incremental by default: the build starts from a copy of the published warehouse and
+        # incremental models add what is new; it is published only when complete. A full
+        # refresh of the whole graph starts empty; of a part, from the copy (the rest is there).
+        full_graph = set(context.selected_asset_keys) == set(context.assets_def.keys)
+        full_refresh = config.full_refresh
+        problem = incremental_base_problem(Path(settings.warehouse_path), project.manifest_path)
+        if problem and not full_refresh:
+            message = f"{problem}: a full refresh instead of an incremental build"
+            context.log.warning(message)
+            log.warning(message)  # on the console of `paw run` too
+            full_refresh = True
         build = start_build(
-            settings.warehouse_path, context.run.run_id, from_published=not full_graph
+            settings.warehouse_path,
+            context.run.run_id,
+            from_published=not (full_refresh and full_graph),
         )
         context.log.info(f"building the warehouse into {build}")
         # dagster-dbt leaves one target folder per invocation: keep the newest few
@@ -50,7 +80,8 @@ def build_dbt_assets() -> dg.AssetsDefinition:
             args = dbt_args(
                 # unit tests check the SQL, not the data: CI runs them (tests/test_dbt.py), the
                 # nightly build does not
-                ["build", "--exclude-resource-type", "unit_test"],
+                ["build", "--exclude-resource-type", "unit_test"]
+                + (["--full-refresh"] if full_refresh else []),
                 settings.with_warehouse(str(build)),
                 secrets,
                 {"paw_row_count_directory": row_counts},

@@ -26,8 +26,8 @@ def build_path(warehouse_path: str, run_id: str) -> Path:
 
 
 def start_build(warehouse_path: str, run_id: str, *, from_published: bool) -> Path:
-    """The run's build file; a partial rebuild starts from a copy of the published warehouse.
-    Builds left by earlier failed runs are deleted, all but the newest few."""
+    """The run's build file; an incremental or partial build starts from a copy of the published
+    warehouse. Builds left by earlier failed runs are deleted, all but the newest few."""
     path = build_path(warehouse_path, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_all_but_newest([p for p in path.parent.glob("*.duckdb*") if p != path])

@@ -1,5 +1,11 @@
 {#- Every event of the committed runs: the lake holds each event_id once (ingestion keeps its
-    id index, docs/lake.md), so staging needs no deduplication of its own. -#}
+    id index, docs/lake.md), so staging needs no deduplication of its own. Incremental: a build
+    stages only the runs committed since the last one (docs/orchestration.md). -#}
+{{ config(
+    materialized='incremental',
+    on_schema_change='fail',
+    pre_hook="{{ paw_unstage_uncommitted_runs() }}",
+) }}
 with
 
 lake_events as (
@@ -7,9 +13,17 @@ lake_events as (
 ),
 
 committed_events as (
-    select lake_events.*
+    select
+        lake_events.*,
+        {{ paw_run_id_of('lake_events.filename') }} as run_id
     from lake_events
-    where {{ paw_committed_runs_filter('lake_events.filename') }}
+    where
+        {{ paw_committed_runs_filter('lake_events.filename') }}
+        {%- if is_incremental() %}
+            and {{ paw_run_id_of('lake_events.filename') }} not in (
+                select staged.run_id from {{ this }} as staged
+            )
+        {%- endif %}
 ),
 
 final as (
@@ -35,7 +49,8 @@ final as (
         context,
         extra,
         source_file,
-        source_line
+        source_line,
+        run_id
     from committed_events
 )
 
