@@ -17,13 +17,14 @@ committed_events as (
         lake_events.*,
         {{ paw_run_id_of('lake_events.filename') }} as run_id
     from lake_events
-    where
-        {{ paw_committed_runs_filter('lake_events.filename') }}
-        {%- if is_incremental() %}
-            and {{ paw_run_id_of('lake_events.filename') }} not in (
-                select staged.run_id from {{ this }} as staged
-            )
-        {%- endif %}
+    where {{ paw_committed_runs_filter('lake_events.filename') }}
+),
+
+new_events as (
+    select * from committed_events
+    {%- if is_incremental() %}
+        where run_id not in (select staged.run_id from {{ this }} as staged)
+    {%- endif %}
 ),
 
 final as (
@@ -51,7 +52,7 @@ final as (
         source_file,
         source_line,
         run_id
-    from committed_events
+    from new_events
 )
 
 select * from final
