@@ -10,6 +10,10 @@ endif
 VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# Python may write compiled bytecode beside the packages of .venv, so that every dbt and Dagster
+# process after the first imports dbt, Dagster and scipy without compiling them again (some
+# environments set PYTHONDONTWRITEBYTECODE, which costs each process seconds).
+unexport PYTHONDONTWRITEBYTECODE
 SIZE ?= all
 
 .PHONY: help setup setup-test run test test-fast dev bench lint clean uv

@@ -1,10 +1,17 @@
 """S3 credentials for DuckDB processes paw starts (dbt), as a DuckDB persistent secret in a
 private folder that lives as long as the process needs it: never on a command line, never in
-dbt's artifacts, never in the environment."""
+dbt's artifacts, never in the environment.
+
+Settings without credentials (a local lake, or S3 through the machine's own role) make a secret
+with nothing secret in it: that one lives in a folder named after its contents and is kept, so
+that dbt, which reparses its whole project (15 s) whenever its vars change, sees the same folder
+on every invocation."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -35,14 +42,39 @@ def s3_secret_sql(s3: S3Settings) -> str:
 def secret_directory(s3: S3Settings) -> Iterator[Path]:
     """A private folder (mode 0700) holding the S3 secret, removed afterwards. DuckDB loads
     the secrets of the folder its `secret_directory` setting names."""
+    sql = s3_secret_sql(s3)
+    if not (s3.access_key_id or s3.secret_access_key or s3.session_token):
+        yield _kept_directory(sql)
+        return
     folder = Path(tempfile.mkdtemp(prefix="paw-secrets-"))
     try:
         con = duckdb.connect()
         try:
             con.execute("set secret_directory = ?", [str(folder)])
-            con.execute(s3_secret_sql(s3))
+            con.execute(sql)
         finally:
             con.close()
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _kept_directory(sql: str) -> Path:
+    """The folder of a secret without credentials, named after its SQL: written once, whole (a
+    folder renamed into place), and kept."""
+    digest = hashlib.sha256(sql.encode()).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / f"paw-secrets-{os.getuid()}-{digest}"
+    if folder.is_dir():
+        return folder
+    staging = Path(tempfile.mkdtemp(prefix="paw-secrets-new-"))
+    con = duckdb.connect()
+    try:
+        con.execute("set secret_directory = ?", [str(staging)])
+        con.execute(sql)
+    finally:
+        con.close()
+    try:
+        staging.rename(folder)
+    except OSError:  # another process put it in place first: the same contents
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
