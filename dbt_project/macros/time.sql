@@ -74,3 +74,17 @@
 {% macro default__paw_date_series(start, stop) -%}
     cast(unnest(generate_series({{ start }}, {{ stop }}, interval 1 day)) as date)
 {%- endmacro %}
+
+{#- Cohort periods (retention, cohort revenue): period n of a cohort is emitted once it has
+    started by the last activity date... -#}
+{% macro paw_period_has_started(grain_column, cohort_start_column, n, last_date_column) -%}
+    {{ n }} <= {{ paw_periods_between(
+        grain_column, cohort_start_column, paw_period_start(grain_column, last_date_column)
+    ) }}
+{%- endmacro %}
+
+{#- ... and is complete once it has ended by then (it ends the day before the next starts). -#}
+{% macro paw_period_is_complete(grain_column, period_start_column, last_date_column) -%}
+    {{ paw_period_add(grain_column, period_start_column, 1) }}
+    <= {{ dbt.dateadd('day', 1, last_date_column) }}
+{%- endmacro %}

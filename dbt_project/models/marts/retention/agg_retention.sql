@@ -141,10 +141,11 @@ cohort_periods as (
     cross join {{ paw_integer_spine(10000) }} as spine
     cross join data_end
     where
-        spine.n <= {{ paw_periods_between(
+        {{ paw_period_has_started(
             'cohort_sizes.cohort_grain',
             'cohort_sizes.cohort_start',
-            paw_period_start('cohort_sizes.cohort_grain', 'data_end.last_activity_date')
+            'spine.n',
+            'data_end.last_activity_date'
         ) }}
 ),
 
@@ -157,8 +158,9 @@ final as (
         cohort_periods.cohort_size,
         coalesce(retained.retained_users, 0) as retained_users,
         coalesce(retained.retained_users, 0) * 1.0 / cohort_periods.cohort_size as retention_rate,
-        {{ paw_period_add('cohort_periods.cohort_grain', 'cohort_periods.period_start', 1) }}
-        <= {{ dbt.dateadd('day', 1, 'data_end.last_activity_date') }} as is_complete
+        {{ paw_period_is_complete(
+            'cohort_periods.cohort_grain', 'cohort_periods.period_start', 'data_end.last_activity_date'
+        ) }} as is_complete
     from cohort_periods
     cross join data_end
     left join retained

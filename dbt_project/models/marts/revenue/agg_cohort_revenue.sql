@@ -76,10 +76,11 @@ cohort_periods as (
     cross join {{ paw_integer_spine(10000) }} as spine
     cross join data_end
     where
-        spine.n <= {{ paw_periods_between(
+        {{ paw_period_has_started(
             'cohort_sizes.cohort_grain',
             'cohort_sizes.cohort_start',
-            paw_period_start('cohort_sizes.cohort_grain', 'data_end.last_activity_date')
+            'spine.n',
+            'data_end.last_activity_date'
         ) }}
 ),
 
@@ -110,8 +111,9 @@ final as (
         cast(with_revenue.cumulative_revenue as decimal(38, 9)) as cumulative_revenue,
         {{ paw_money_divide('with_revenue.cumulative_revenue', 'with_revenue.cohort_size') }}
             as cumulative_revenue_per_person,
-        {{ paw_period_add('with_revenue.cohort_grain', 'with_revenue.period_start', 1) }}
-        <= {{ dbt.dateadd('day', 1, 'data_end.last_activity_date') }} as is_complete
+        {{ paw_period_is_complete(
+            'with_revenue.cohort_grain', 'with_revenue.period_start', 'data_end.last_activity_date'
+        ) }} as is_complete
     from with_revenue
     cross join data_end
 )
