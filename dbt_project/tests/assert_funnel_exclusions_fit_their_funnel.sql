@@ -7,14 +7,6 @@ exclusions as (
 
 funnels as (
     select * from {{ ref('stg_funnels') }}
-),
-
-funnel_lengths as (
-    select
-        funnel_name,
-        max(step_number) as step_count
-    from {{ ref('funnel_steps') }}
-    group by funnel_name
 )
 
 select
@@ -24,7 +16,6 @@ select
     || ' needs an ordered or strict funnel with a step ' || exclusions.to_step as problem
 from exclusions
 left join funnels on exclusions.funnel_name = funnels.funnel_name
-left join funnel_lengths on exclusions.funnel_name = funnel_lengths.funnel_name
 where
     funnels.order_mode is distinct from 'ordered' and funnels.order_mode is distinct from 'strict'
-    or exclusions.to_step > coalesce(funnel_lengths.step_count, 0)
+    or exclusions.to_step > coalesce(funnels.step_count, 0)

@@ -12,14 +12,6 @@ events as (
     select * from {{ ref('stg_events') }}
 ),
 
-funnel_lengths as (
-    select
-        funnel_name,
-        max(step_number) as step_count
-    from {{ ref('funnel_steps') }}
-    group by funnel_name
-),
-
 progress as (
     select
         funnel_name,
@@ -38,14 +30,13 @@ final as (
         progress.person_id,
         cast(progress.max_step as integer) as max_step,
         progress.entered_at,
-        progress.max_step = funnel_lengths.step_count as converted,
+        progress.max_step = funnels.step_count as converted,
         progress.step_reached_at,
         case
             when funnels.breakdown_property is not null
                 then {{ paw_json_text_at('events.properties', 'funnels.breakdown_property') }}
         end as breakdown_value
     from progress
-    inner join funnel_lengths on progress.funnel_name = funnel_lengths.funnel_name
     inner join funnels on progress.funnel_name = funnels.funnel_name
     left join events on progress.entered_event_id = events.event_id
 )
