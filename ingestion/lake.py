@@ -86,6 +86,15 @@ def committed_runs(log: pa.Table) -> set[str]:
     return set(log.column("run_id").to_pylist())
 
 
+def committed_run_ids(storage: Storage) -> set[str]:
+    """The committed runs, from the names of their log files alone (no file is read)."""
+    return {
+        name.removesuffix(".parquet")
+        for obj in storage.list(INGESTION_LOG_PREFIX)
+        if (name := obj.key.rsplit("/", 1)[-1]).endswith(".parquet")
+    }
+
+
 def latest_entries(log: pa.Table) -> dict[str, LogEntry]:
     """The latest successful reading of each source file (failed readings do not count)."""
     out: dict[str, LogEntry] = {}

@@ -155,6 +155,17 @@ def _user_error(error) -> str:
     return error.message.strip().splitlines()[0] if error else "unknown error"
 
 
+def _check_detail(evaluation) -> str:
+    """What a failed check says: its description, else (a dbt test) how many rows failed it."""
+    if evaluation.description:
+        return evaluation.description
+    failed_rows = evaluation.metadata.get("dagster_dbt/failed_row_count")
+    if failed_rows is None:
+        return ""
+    count = getattr(failed_rows, "value", failed_rows)
+    return f"{count:,} failing row{'' if count == 1 else 's'}"
+
+
 def summarize(result: dg.ExecuteInProcessResult, settings: Settings) -> PipelineResult:
     out = PipelineResult(
         success=result.success, run_id=result.run_id, warehouse_path=settings.warehouse_path
@@ -171,9 +182,9 @@ def summarize(result: dg.ExecuteInProcessResult, settings: Settings) -> Pipeline
             if evaluation.passed:
                 out.checks_passed += 1
             elif evaluation.severity == dg.AssetCheckSeverity.WARN:
-                out.warnings.append(f"check {name} warns: {evaluation.description or ''}".strip())
+                out.warnings.append(f"check {name} warns: {_check_detail(evaluation)}".strip())
             else:
-                out.failures.append(f"check {name} failed: {evaluation.description or ''}".strip())
+                out.failures.append(f"check {name} failed: {_check_detail(evaluation)}".strip())
         elif event.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY:
             retried[event.step_key] = _user_error(event.event_specific_data.error)
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
+
 from orchestration.dbt.project import dbt_project_dir, run_dbt_command
 from paw.settings import Settings
 
@@ -53,3 +55,11 @@ def run_dbt(
         for row in json.loads(results.read_text())["results"]:
             statuses[row["unique_id"]] = row["status"]
     return DbtResult(proc.returncode == 0, proc.stdout[-20000:] + proc.stderr[-5000:], statuses)
+
+
+def mart_rows(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
+    """A mart's rows in a comparable order, without built_at (when a row was written differs
+    between two builds by design)."""
+    return con.execute(
+        f"select columns(c -> c <> 'built_at') from marts.{table} order by all"
+    ).fetchall()

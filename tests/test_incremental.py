@@ -18,7 +18,7 @@ from ingestion.storage import LocalStorage
 from paw.settings import Settings
 from simulator.sample_data import GenerateOptions, generate
 from tests.conftest import PawEnv, event, local_env
-from tests.dbt_helpers import run_dbt
+from tests.dbt_helpers import mart_rows, run_dbt
 
 pytestmark = pytest.mark.slow
 
@@ -111,7 +111,7 @@ def marts(warehouse: str) -> dict[str, list[tuple]]:
                 "select table_name from duckdb_tables() where schema_name = 'marts' order by 1"
             ).fetchall()
         ]
-        return {t: con.execute(f"select * from marts.{t} order by all").fetchall() for t in tables}
+        return {t: mart_rows(con, t) for t in tables}
     finally:
         con.close()
 

@@ -6,6 +6,7 @@ import json
 import shutil
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -20,7 +21,7 @@ from orchestration.warehouse.files import build_path
 from paw.cli import main
 from paw.settings import Settings
 from simulator.sample_data import GenerateOptions, generate
-from tests.conftest import local_env
+from tests.conftest import event, local_env
 from tests.pipeline_job import paw_pipeline
 
 pytestmark = pytest.mark.slow
@@ -122,6 +123,36 @@ def test_a_second_run_ingests_nothing_and_changes_no_mart(first_run, tmp_path, m
     with duckdb.connect(path, read_only=True) as con:
         for table, rows in before.items():
             assert con.execute(query.format(table)).fetchall() == rows
+
+
+def test_an_event_later_than_the_lookback_is_placed_and_warned_about(
+    first_run, tmp_path, monkeypatch
+):
+    """A nightly whose new run holds an event ten days older than the latest one staged:
+    the run succeeds and publishes, the event is in fct_events, and the lookback check warns
+    with the number of such events (one)."""
+    root, settings = _copy(first_run, tmp_path, monkeypatch)
+    with duckdb.connect(settings.warehouse_path, read_only=True) as con:
+        latest = con.execute("select max(event_timestamp) from staging.stg_events").fetchone()[0]
+    lines = [
+        event(messageId="on-time", userId="late-tester", timestamp=iso(latest)),
+        event(messageId="ten-days-late", userId="late-tester", timestamp=iso(latest, days=-10)),
+        event(messageId="two-days-late", userId="late-tester", timestamp=iso(latest, days=-2)),
+    ]
+    (root / "landing" / "late.ndjson").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    result = run_pipeline(settings)
+    assert result.success and result.published, result.summary()
+    warned = [w for w in result.warnings if "assert_events_arrive_within_the_lookback" in w]
+    assert len(warned) == 1 and warned[0].endswith("1 failing row"), result.summary()
+    with duckdb.connect(settings.warehouse_path, read_only=True) as con:
+        placed = con.execute(
+            "select count(*) from marts.fct_events where user_id = 'late-tester'"
+        ).fetchone()[0]
+    assert placed == 3
+
+
+def iso(at, days: int = 0) -> str:
+    return (at + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def test_paw_run_full_refresh_is_the_dbt_assets_config():

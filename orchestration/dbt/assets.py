@@ -9,9 +9,15 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 from pydantic import Field
 
-from ingestion.storage import remove_all_but_newest
+from ingestion.lake import committed_run_ids
+from ingestion.storage import open_storage, remove_all_but_newest
 from orchestration.dbt.incremental import incremental_base_problem
-from orchestration.dbt.project import PawDbtTranslator, dbt_args, paw_dbt_project
+from orchestration.dbt.project import (
+    NIGHTLY_BUILD,
+    PawDbtTranslator,
+    dbt_args,
+    paw_dbt_project,
+)
 from orchestration.pools import WRITER_POOL
 from orchestration.resources import PawSettings
 from orchestration.warehouse.files import start_build
@@ -58,7 +64,11 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         # refresh of the whole graph starts empty; of a part, from the copy (the rest is there).
         full_graph = set(context.selected_asset_keys) == set(context.assets_def.keys)
         full_refresh = config.full_refresh
-        problem = incremental_base_problem(Path(settings.warehouse_path), project.manifest_path)
+        problem = incremental_base_problem(
+            Path(settings.warehouse_path),
+            project.manifest_path,
+            committed_run_ids(open_storage(settings.lake_url, settings.s3)),
+        )
         if problem and not full_refresh:
             message = f"{problem}: a full refresh instead of an incremental build"
             context.log.warning(message)
@@ -78,10 +88,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
             tempfile.TemporaryDirectory(prefix="paw-row-counts-") as row_counts,
         ):
             args = dbt_args(
-                # unit tests check the SQL, not the data: CI runs them (tests/test_dbt.py), the
-                # nightly build does not
-                ["build", "--exclude-resource-type", "unit_test"]
-                + (["--full-refresh"] if full_refresh else []),
+                [*NIGHTLY_BUILD, *(["--full-refresh"] if full_refresh else [])],
                 settings.with_warehouse(str(build)),
                 secrets,
                 {"paw_row_count_directory": row_counts},

@@ -21,10 +21,13 @@ def incremental_tables(manifest_path: Path) -> dict[tuple[str, str], set[str]]:
     }
 
 
-def incremental_base_problem(warehouse: Path, manifest_path: Path) -> str | None:
+def incremental_base_problem(
+    warehouse: Path, manifest_path: Path, committed_run_ids: set[str]
+) -> str | None:
     """Why the published warehouse cannot be the base of an incremental build (None when it
     can): it cannot be opened, or an incremental table lacks a column the project documents,
-    or is missing. An incremental build on it would fail or differ from a full one."""
+    or is missing, or it staged runs the lake no longer has committed (a lake rebuilt or
+    pruned under it). An incremental build on it would fail or differ from a full one."""
     wanted = incremental_tables(manifest_path)
     if not wanted or not warehouse.exists():
         return None
@@ -36,6 +39,7 @@ def incremental_base_problem(warehouse: Path, manifest_path: Path) -> str | None
         rows = con.execute(
             "select schema_name, table_name, column_name from duckdb_columns()"
         ).fetchall()
+        staged_runs = _staged_run_ids(con, rows)
     finally:
         con.close()
     present: dict[tuple[str, str], set[str]] = {}
@@ -48,4 +52,16 @@ def incremental_base_problem(warehouse: Path, manifest_path: Path) -> str | None
     ]
     if stale:
         return f"the published warehouse's {', '.join(stale)} predate this version of the project"
+    gone = staged_runs - committed_run_ids
+    if gone:
+        return (
+            f"the published warehouse holds {len(gone)} ingestion run(s) the lake no longer has "
+            f"committed (e.g. {min(gone)}): the lake was rebuilt or pruned under it"
+        )
     return None
+
+
+def _staged_run_ids(con: duckdb.DuckDBPyConnection, columns: list[tuple]) -> set[str]:
+    if ("staging", "stg_events", "run_id") not in {tuple(c) for c in columns}:
+        return set()
+    return {r for (r,) in con.execute("select distinct run_id from staging.stg_events").fetchall()}

@@ -30,6 +30,11 @@ def dbt_project_dir() -> Path:
 READ_ONLY_COMMANDS = ("docs", "show", "compile", "ls", "list", "parse", "debug", "source")
 
 
+# The nightly's dbt command (`paw run`, the schedule, `make bench`): unit tests check the SQL, not
+# the data, so CI runs them (tests/test_dbt.py) and the nightly does not.
+NIGHTLY_BUILD = ("build", "--exclude-resource-type", "unit_test")
+
+
 def dbt_vars(settings: Settings, secrets: Path | str, read_only: bool = False) -> dict[str, str]:
     """What dbt reads of paw's settings (profiles.yml and the lake's sources use these vars):
     the one place where dbt's inputs are built. Credentials never travel as vars (dbt writes

@@ -1,7 +1,17 @@
 {#- Every event's group (docs/semantics.md, accounts): its own group id when it carries one
     (top-level groupId / group_id, or context.groupId); else the group of its person's latest
     group link at or before the event; else of the person's first link after it (the rule of
-    anonymous ids); else none. Only persons with links are walked in time order. -#}
+    anonymous ids); else none. Only persons with links are walked in time order.
+
+    Incremental: a build places again every event of the persons whose events changed
+    (paw_changed_persons), since a new group link can move their earlier events too, and
+    writes the rows that are new or moved. -#}
+{{ config(
+    materialized='incremental',
+    unique_key='event_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+) }}
 with
 
 events as (
@@ -16,31 +26,51 @@ links as (
     select * from {{ ref('int_group_links') }}
 ),
 
+{% if is_incremental() %}
+attributed_to_place as (
+    select attributed.*
+    from attributed
+    inner join ({{ paw_changed_persons('attributed', this) }}) as changed_persons
+        on attributed.person_id = changed_persons.person_id
+),
+{% else %}
+attributed_to_place as (
+    select * from attributed
+),
+{% endif %}
+
 person_events as (
     select
         events.event_id,
-        attributed.person_id,
+        attributed_to_place.person_id,
         events.event_timestamp,
         coalesce(events.group_id, {{ paw_json_text('events.context', '$.groupId') }})
             as own_group_id
     from events
-    inner join attributed on events.event_id = attributed.event_id
+    inner join attributed_to_place on events.event_id = attributed_to_place.event_id
+),
+
+placed_persons as (
+    select distinct person_id from person_events
 ),
 
 linked_persons as (
-    select distinct person_id from links
+    select distinct links.person_id
+    from links
+    inner join placed_persons on links.person_id = placed_persons.person_id
 ),
 
 timeline as (
     -- links and the linked persons' events without a group of their own, on one timeline per
     -- person; at equal times a link comes first ("at or before")
     select
-        person_id,
-        linked_at as at_time,
+        links.person_id,
+        links.linked_at as at_time,
         0 as row_kind,
-        group_id as link_group_id,
+        links.group_id as link_group_id,
         cast(null as varchar) as event_id
     from links
+    inner join linked_persons on links.person_id = linked_persons.person_id
     union all
     select
         person_events.person_id,
@@ -73,7 +103,7 @@ linked_events as (
     where row_kind = 1
 ),
 
-final as (
+placed as (
     select
         person_events.event_id,
         person_events.person_id,
@@ -84,6 +114,27 @@ final as (
         end as group_source
     from person_events
     left join linked_events on person_events.event_id = linked_events.event_id
+),
+
+changed as (
+    -- only the rows that are new or moved: the events after them rewrite only those
+    select placed.*
+    from placed
+    {%- if is_incremental() %}
+        left join {{ this }} as previous on placed.event_id = previous.event_id
+        where
+            previous.event_id is null
+            or previous.person_id <> placed.person_id
+            or previous.group_id is distinct from placed.group_id
+            or previous.group_source is distinct from placed.group_source
+    {%- endif %}
+),
+
+final as (
+    select
+        *,
+        {{ paw_built_at() }} as built_at
+    from changed
 )
 
 select * from final

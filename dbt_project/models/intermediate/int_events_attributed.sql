@@ -4,7 +4,18 @@
     id is never linked, to a person of its own (person_id = the anonymous id).
 
     Most anonymous ids are linked to one person only: their events need no timeline. Only the
-    ids linked to several persons (shared devices) are walked in time order. -#}
+    ids linked to several persons (shared devices) are walked in time order.
+
+    Incremental: a build attributes the new events, and again the earlier events whose person
+    can have changed: those of users whose person changed (an alias merged them), and the
+    anonymous-only events of ids that the new events link, or that are linked to a changed
+    person. It writes only the rows that are new or changed. -#}
+{{ config(
+    materialized='incremental',
+    unique_key='event_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+) }}
 with
 
 events as (
@@ -19,12 +30,67 @@ links as (
     select * from {{ ref('int_anonymous_links') }}
 ),
 
+{% if is_incremental() %}
+attributed_before as (
+    select * from {{ this }}
+),
+
+new_events as (
+    select * from events where built_at > {{ paw_watermark() }}
+),
+
+moved_users as (
+    select user_persons.user_id, user_persons.person_id
+    from user_persons
+    inner join (
+        select distinct user_id, person_id from attributed_before where user_id is not null
+    ) as users_before on user_persons.user_id = users_before.user_id
+    where user_persons.person_id <> users_before.person_id
+),
+
+relinked_anonymous_ids as (
+    -- a new event can link its anonymous id, an alias its previous id, and a new user id can
+    -- turn an earlier alias's previous id from an anonymous id into a user
+    select anonymous_id from new_events where anonymous_id is not null
+    union
+    select previous_id from new_events where previous_id is not null
+    union
+    select user_id from new_events where user_id is not null
+    union
+    select links.anonymous_id
+    from links
+    inner join moved_users on links.person_id = moved_users.person_id
+),
+
+events_to_attribute as (
+    select * from new_events
+    union all
+    select events.*
+    from events
+    where
+        events.built_at <= {{ paw_watermark() }}
+        and (
+            events.user_id in (select moved_users.user_id from moved_users)
+            or (
+                events.user_id is null
+                and events.anonymous_id in (
+                    select relinked_anonymous_ids.anonymous_id from relinked_anonymous_ids
+                )
+            )
+        )
+),
+{% else %}
+events_to_attribute as (
+    select * from events
+),
+{% endif %}
+
 anonymous_only_events as (
     select
         event_id,
         anonymous_id,
         event_timestamp
-    from events
+    from events_to_attribute
     where user_id is null
 ),
 
@@ -34,6 +100,7 @@ link_summary as (
         count(distinct person_id) as linked_persons,
         min(person_id) as only_person_id
     from links
+    where anonymous_id in (select anonymous_only_events.anonymous_id from anonymous_only_events)
     group by anonymous_id
 ),
 
@@ -101,15 +168,45 @@ anonymous_attribution as (
     select * from shared_device_events
 ),
 
+attributed as (
+    select
+        events_to_attribute.event_id,
+        coalesce(user_persons.person_id, anonymous_attribution.person_id) as person_id,
+        events_to_attribute.user_id is not null
+        or coalesce(anonymous_attribution.is_identified, false) as is_identified,
+        events_to_attribute.user_id,
+        events_to_attribute.anonymous_id,
+        events_to_attribute.event_timestamp,
+        events_to_attribute.is_activity
+    from events_to_attribute
+    left join user_persons on events_to_attribute.user_id = user_persons.user_id
+    left join anonymous_attribution
+        on events_to_attribute.event_id = anonymous_attribution.event_id
+),
+
+changed as (
+    select attributed.*
+    from attributed
+    {%- if is_incremental() %}
+        left join attributed_before on attributed.event_id = attributed_before.event_id
+        where
+            attributed_before.event_id is null
+            or attributed_before.person_id <> attributed.person_id
+            or attributed_before.is_identified <> attributed.is_identified
+    {%- endif %}
+),
+
 final as (
     select
-        events.event_id,
-        coalesce(user_persons.person_id, anonymous_attribution.person_id) as person_id,
-        events.user_id is not null or coalesce(anonymous_attribution.is_identified, false)
-            as is_identified
-    from events
-    left join user_persons on events.user_id = user_persons.user_id
-    left join anonymous_attribution on events.event_id = anonymous_attribution.event_id
+        event_id,
+        person_id,
+        is_identified,
+        user_id,
+        anonymous_id,
+        event_timestamp,
+        is_activity,
+        {{ paw_built_at() }} as built_at
+    from changed
 )
 
 select * from final

@@ -51,7 +51,8 @@ final as (
         extra,
         source_file,
         source_line,
-        run_id
+        run_id,
+        {{ paw_built_at() }} as built_at
     from new_events
 )
 

@@ -1,6 +1,14 @@
+{#- Incremental: a build rewrites the events whose person, session or group changed since its
+    last build (their int_sessionized_activity or int_event_groups row is newer). -#}
+{{ config(
+    materialized='incremental',
+    unique_key='event_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+) }}
 with
 
-events as (
+stg_events as (
     select * from {{ ref('stg_events') }}
 ),
 
@@ -11,6 +19,24 @@ sessionized as (
 event_groups as (
     select * from {{ ref('int_event_groups') }}
 ),
+
+{% if is_incremental() %}
+changed_events as (
+    select event_id from sessionized where built_at > {{ paw_watermark() }}
+    union
+    select event_id from event_groups where built_at > {{ paw_watermark() }}
+),
+
+events as (
+    select stg_events.*
+    from stg_events
+    inner join changed_events on stg_events.event_id = changed_events.event_id
+),
+{% else %}
+events as (
+    select * from stg_events
+),
+{% endif %}
 
 parsed as (
     select
@@ -40,7 +66,8 @@ final as (
         anonymous_id,
         properties,
         {{ paw_json_text('extra', '$.category') }} as page_category,
-        {{ paw_context_fields('property_texts', 'context_texts') }}
+        {{ paw_context_fields('property_texts', 'context_texts') }},
+        {{ paw_built_at() }} as built_at
     from parsed
 )
 

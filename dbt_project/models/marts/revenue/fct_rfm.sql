@@ -16,8 +16,8 @@ as_of_date as (
     {%- if as_of %}
     select cast('{{ as_of }}' as date) as as_of_date
     {%- else %}
-        select cast({{ dbt.dateadd('day', 1, 'max(event_date)') }} as date) as as_of_date
-        from events
+    select cast({{ dbt.dateadd('day', 1, 'max(event_date)') }} as date) as as_of_date
+    from events
     {%- endif %}
 ),
 

@@ -1,0 +1,70 @@
+"""When the published warehouse cannot be the base of an incremental build, the nightly does a
+full refresh instead: a warehouse that cannot be opened, one whose incremental tables predate
+the project's columns, and one that staged runs the lake no longer has committed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from ingestion.ingest import ingest
+from ingestion.lake import committed_run_ids
+from ingestion.storage import LocalStorage
+from orchestration.dbt.incremental import incremental_base_problem, incremental_tables
+from orchestration.dbt.project import paw_dbt_project
+from paw.settings import Settings
+from tests.conftest import PawEnv, event, local_env
+
+RUN = "20260101T000000Z-0123abcd"
+
+
+def warehouse_with_incremental_tables(path: Path, manifest: Path, *, drop: str = "") -> Path:
+    """A real DuckDB file with every incremental table the project documents, one run staged."""
+    con = duckdb.connect(str(path))
+    for (schema, table), columns in incremental_tables(manifest).items():
+        kept = sorted(c for c in columns if f"{table}.{c}" != drop)
+        con.execute(f"create schema if not exists {schema}")
+        con.execute(f"create table {schema}.{table} ({', '.join(f'{c} varchar' for c in kept)})")
+    con.execute(f"insert into staging.stg_events (run_id) values ('{RUN}')")
+    con.close()
+    return path
+
+
+def test_a_current_warehouse_of_committed_runs_is_a_base(tmp_path):
+    manifest = Path(paw_dbt_project().manifest_path)
+    warehouse = warehouse_with_incremental_tables(tmp_path / "w.duckdb", manifest)
+    assert incremental_base_problem(warehouse, manifest, {RUN, "a-later-run"}) is None
+
+
+def test_a_warehouse_that_staged_a_run_the_lake_lost_is_rebuilt(tmp_path):
+    manifest = Path(paw_dbt_project().manifest_path)
+    warehouse = warehouse_with_incremental_tables(tmp_path / "w.duckdb", manifest)
+    problem = incremental_base_problem(warehouse, manifest, {"another-run"})
+    assert problem is not None and "no longer has committed" in problem and RUN in problem
+
+
+def test_a_warehouse_older_than_the_project_is_rebuilt(tmp_path):
+    manifest = Path(paw_dbt_project().manifest_path)
+    warehouse = warehouse_with_incremental_tables(
+        tmp_path / "w.duckdb", manifest, drop="fct_events.built_at"
+    )
+    problem = incremental_base_problem(warehouse, manifest, {RUN})
+    assert problem is not None and "marts.fct_events" in problem
+
+
+def test_a_warehouse_that_cannot_be_opened_is_rebuilt(tmp_path):
+    manifest = Path(paw_dbt_project().manifest_path)
+    warehouse = tmp_path / "w.duckdb"
+    warehouse.write_bytes(b"not a database" * 100)
+    problem = incremental_base_problem(warehouse, manifest, {RUN})
+    assert problem is not None and "cannot be opened" in problem
+
+
+def test_the_committed_runs_are_read_from_the_lake(tmp_path):
+    env = PawEnv(tmp_path, Settings.from_env(local_env(tmp_path)))
+    env.write_lines("a.ndjson", [event(messageId="a")])
+    first = ingest(env.settings).run_id
+    env.write_lines("b.ndjson", [event(messageId="b")])
+    second = ingest(env.settings).run_id
+    assert committed_run_ids(LocalStorage(Path(env.settings.lake_url))) == {first, second}
