@@ -23,7 +23,7 @@ help:
 	@echo "make test       set up and run the whole test suite (dbt tests included)"
 	@echo "make test-fast  the unit tests alone (under a minute)"
 	@echo "make dev        the Dagster UI (http://127.0.0.1:3000)"
-	@echo "make bench      benchmarks (SIZE=1m for the small size only)"
+	@echo "make bench      benchmarks of 1m and 10m events (SIZE=1m, 10m or 100m for one size)"
 	@echo "make lint       ruff and sqlfluff"
 
 uv:

@@ -18,10 +18,12 @@ from pathlib import Path
 
 import duckdb
 
-from bench.datasets import SIZES, ensure_dataset
+from bench.datasets import DEFAULT_SIZES, SIZES, ensure_dataset
+from bench.incremental import bench_incremental
 from bench.measure import Figure, rate, ratio, run_step
 from bench.report import write_report
 from bench.results import compare, insight_seconds, paw_insights
+from bench.steps import clean_ndjson_copies
 from paw.settings import project_root
 
 log = logging.getLogger("paw.bench")
@@ -53,12 +55,15 @@ ANALYST_QUERIES = {
 
 
 def _alternate(
-    steps: list[tuple[str, str, dict]], runs: int, warmed_up: tuple[str, ...] = ()
+    steps: list[tuple[str, str, dict]],
+    runs: int,
+    warmed_up: tuple[str, ...] = (),
+    warm_up: bool = True,
 ) -> dict[str, Figure]:
     """Warm each step up once (unless already done), then run them in turn `runs` times."""
     figures = {label: Figure(label, []) for label, _, _ in steps}
     for label, step, args in steps:
-        if label in warmed_up:
+        if not warm_up or label in warmed_up:
             continue
         log.info("warm-up: %s", label)
         run_step(step, args)
@@ -92,7 +97,7 @@ def _query_latency(warehouse: Path, runs: int) -> dict[str, float]:
     return out
 
 
-def bench_size(size: str, base: Path, runs: int) -> dict:
+def bench_size(size: str, base: Path, runs: int, warm_up: bool) -> dict:
     dataset = ensure_dataset(size, base)
     work = base / size / "work"
     lake, warehouse = work / "lake", work / "warehouse.duckdb"
@@ -106,8 +111,17 @@ def bench_size(size: str, base: Path, runs: int) -> dict:
                 "duckdb_read_json",
                 {"landing": str(dataset.landing), "out": str(work / "floor")},
             ),
+            (
+                "pyarrow ndjson → parquet",
+                "pyarrow_ndjson",
+                {
+                    "clean": str(clean_ndjson_copies(dataset.landing, work / "floor-input")),
+                    "out": str(work / "pyarrow-floor"),
+                },
+            ),
         ],
         runs,
+        warm_up=warm_up,
     )
     events = ingestion["paw ingest"].samples[-1].extra["events_read"]
 
@@ -137,6 +151,7 @@ def bench_size(size: str, base: Path, runs: int) -> dict:
         ],
         runs,
         warmed_up=("dbt build",),
+        warm_up=warm_up,
     )
 
     mine = paw_insights(str(warehouse))
@@ -163,7 +178,9 @@ def bench_size(size: str, base: Path, runs: int) -> dict:
         )
         for model in build["dbt build"].samples[-1].extra["model_seconds"]
     }
+    incremental = bench_incremental(dataset, work, warehouse, runs)
     paw_ingest, floor = ingestion["paw ingest"], ingestion["duckdb read_json → parquet"]
+    pyarrow_floor = ingestion["pyarrow ndjson → parquet"]
     return {
         "size": size,
         "events": events,
@@ -174,7 +191,13 @@ def bench_size(size: str, base: Path, runs: int) -> dict:
             "paw_events_per_second": rate(events, paw_ingest.seconds),
             "floor_events_per_second": rate(events, floor.seconds),
             "ratio": ratio(paw_ingest.seconds, floor.seconds),
+            "pyarrow": pyarrow_floor.to_dict(),
+            "pyarrow_events_per_second": rate(
+                pyarrow_floor.samples[-1].extra["rows"], pyarrow_floor.seconds
+            ),
+            "pyarrow_ratio": ratio(paw_ingest.seconds, pyarrow_floor.seconds),
         },
+        "incremental": incremental,
         "build": {
             "paw": build["dbt build"].to_dict(),
             "floor": build["duckdb lake scan"].to_dict(),
@@ -192,11 +215,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--size", choices=[*SIZES, "all"], default="all")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--no-warm-up",
+        action="store_true",
+        help="skip the warm-up runs (the large sizes: a warm-up doubles their hour)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     base = project_root() / "data" / "bench"
     base.mkdir(parents=True, exist_ok=True)
-    sizes = list(SIZES) if args.size == "all" else [args.size]
+    sizes = list(DEFAULT_SIZES) if args.size == "all" else [args.size]
     machine = {
         "cores": os.cpu_count(),
         "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
@@ -204,12 +232,17 @@ def main() -> int:
         "python": platform.python_version(),
         "duckdb": duckdb.__version__,
     }
-    results = {"machine": machine, "runs": args.runs, "sizes": {}}
+    results = {
+        "machine": machine,
+        "runs": args.runs,
+        "warm_up": not args.no_warm_up,
+        "sizes": {},
+    }
     results_path = base / "results.json"
     if results_path.exists():  # keep the other size's figures when one size is re-run
         results["sizes"] = json.loads(results_path.read_text()).get("sizes", {})
     for size in sizes:
-        results["sizes"][size] = bench_size(size, base, args.runs)
+        results["sizes"][size] = bench_size(size, base, args.runs, not args.no_warm_up)
         results_path.write_text(json.dumps(results, indent=2, default=str))
     write_report(results, project_root() / "docs" / "benchmarks.md")
     failed = [s for s, r in results["sizes"].items() if not r["peer_matches"]]

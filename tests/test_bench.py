@@ -94,6 +94,24 @@ def test_the_report_says_plainly_when_a_target_is_missed():
                     "paw_events_per_second": 100_000,
                     "floor_events_per_second": 500_000,
                     "ratio": 5.0,
+                    "pyarrow": {**sample, "median_seconds": 0.5},
+                    "pyarrow_events_per_second": 400_000,
+                    "pyarrow_ratio": 2.0,
+                },
+                "incremental": {
+                    "new_day": {
+                        "events": 1_000,
+                        "files": 3,
+                        "late_events": 20,
+                        "events_beyond_lookback": 5,
+                        "identity_calls": 7,
+                    },
+                    "ingestion_seconds": 0.5,
+                    "build": {**sample, "median_seconds": 20.0},
+                    "copy_seconds": 0.1,
+                    "model_seconds": {},
+                    "marts_equal_full_build": False,
+                    "marts_differing": ["fct_events: 1 rows not in the full build, 0 missing"],
                 },
                 "build": {
                     "paw": sample,
@@ -104,12 +122,17 @@ def test_the_report_says_plainly_when_a_target_is_missed():
                 "insights": {"sessions": {"paw_seconds": 1.0, "chdb_seconds": 1.0, "ratio": 1.0}},
                 "peer_matches": True,
                 "mismatches": [],
-                "query_seconds": {"q": 0.01},
+                "query_seconds": {"q": 0.01, "a person's timeline": 0.08},
             }
         },
     }
     text = render(results)
-    assert "ingestion ≥ 200,000 events/s | 100,000/s | **missed**" in text
+    assert "ingestion ≥ 290,000 events/s | 100,000/s | **missed**" in text
+    assert "ingestion within 1.7× of pyarrow's NDJSON → Parquet | 2.00× | **missed**" in text
+    assert "incremental nightly build after one more day < 15 s | 20.0 s | **missed**" in text
+    assert "incremental build's marts equal a full build's | no | **missed**" in text
+    assert "a person's timeline < 50 ms | 80.0 ms | **missed**" in text
+    assert "20 of them late" in text and "**NO**: fct_events" in text
     assert "ingestion peak memory < 1.5 GB | 2.00 GB | **missed**" in text
     assert "sessions within 2× of chDB | 1.00× | met" in text
     assert "2 cores" in text
