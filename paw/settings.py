@@ -17,7 +17,9 @@ DEFAULT_LANDING = "data/landing"
 DEFAULT_LAKE = "data/lake"
 DEFAULT_WAREHOUSE = "data/warehouse/paw.duckdb"
 DEFAULT_SETTLE_SECONDS = 60.0
-DEFAULT_BUILD_MEMORY = "3GB"  # DuckDB's memory limit for the warehouse build (it spills beyond)
+# DuckDB's memory limit for the warehouse build (it spills beyond). 3GB ran out at 10M events in
+# operators that cannot spill all they hold (int_path_nodes' and fct_events' sorts and windows).
+DEFAULT_BUILD_MEMORY = "6GB"
 DEFAULT_REGION = "us-east-1"
 
 SETTLE_VARIABLE = "PAW_LANDING_SETTLE_SECONDS"
