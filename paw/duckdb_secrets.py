@@ -48,12 +48,7 @@ def secret_directory(s3: S3Settings) -> Iterator[Path]:
         return
     folder = Path(tempfile.mkdtemp(prefix="paw-secrets-"))
     try:
-        con = duckdb.connect()
-        try:
-            con.execute("set secret_directory = ?", [str(folder)])
-            con.execute(sql)
-        finally:
-            con.close()
+        _write_secret(folder, sql)
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -67,14 +62,19 @@ def _kept_directory(sql: str) -> Path:
     if folder.is_dir():
         return folder
     staging = Path(tempfile.mkdtemp(prefix="paw-secrets-new-"))
-    con = duckdb.connect()
-    try:
-        con.execute("set secret_directory = ?", [str(staging)])
-        con.execute(sql)
-    finally:
-        con.close()
+    _write_secret(staging, sql)
     try:
         staging.rename(folder)
     except OSError:  # another process put it in place first: the same contents
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def _write_secret(folder: Path, sql: str) -> None:
+    """DuckDB writes the persistent secret `sql` creates into `folder`."""
+    con = duckdb.connect()
+    try:
+        con.execute("set secret_directory = ?", [str(folder)])
+        con.execute(sql)
+    finally:
+        con.close()
