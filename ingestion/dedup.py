@@ -4,26 +4,29 @@ batch order wins. Every later copy is counted as a duplicate."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pyarrow as pa
 
 from ingestion.contract import EVENT_SCHEMA
-from ingestion.event_ids import KEY_OF_HALVES
+from ingestion.event_ids import HALVES_OF_KEY, KEY_OF_HALVES, write_id_table
 
 
 class FirstCopies:
-    """The ids landed so far, by committed runs and this one, as 128-bit hashes in DuckDB (16
-    bytes an event, spilled to disk beyond the connection's memory limit)."""
+    """The ids landed so far, by committed runs and this one, as 128-bit hashes in DuckDB (20
+    bytes an event, spilled to disk beyond the connection's memory limit). This run's carry the
+    file they came from (`file_seq`), so that the run's id index is written from them."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
-        self.con.execute("create temp table seen (k uhugeint)")
+        self.con.execute("create temp table seen (k uhugeint, file_seq integer)")
 
     def remember(self, committed_ids: pa.Table) -> None:
         """Ids landed by a committed run (id_hash_high, id_hash_low): copies are duplicates."""
         self.con.register("committed_ids", committed_ids)
         try:
-            self.con.execute(f"insert into seen select {KEY_OF_HALVES} from committed_ids")
+            self.con.execute(f"insert into seen select {KEY_OF_HALVES}, null from committed_ids")
         finally:
             self.con.unregister("committed_ids")
 
@@ -81,8 +84,17 @@ class FirstCopies:
             """
         ).to_arrow_table()
         self.con.execute(
-            "insert into seen select k from judged where is_event "
+            "insert into seen select k, min(file_seq) from judged where is_event "
             "and k not in (select k from repeated where landed_before) "
             "group by k"
         )
         return kept
+
+    def write_landed_ids(self, out: Path, withdrawn_seqs: set[int]) -> int:
+        """The run's id index: the ids it landed, but for the files it withdrew, into `out`."""
+        # Literal integers, not a list parameter: DuckDB re-reads a list parameter on every row.
+        withdrawn = "".join(f" and file_seq <> {int(seq)}" for seq in sorted(withdrawn_seqs))
+        rel = self.con.sql(
+            f"select {HALVES_OF_KEY} from seen where file_seq is not null{withdrawn}"
+        )
+        return write_id_table(rel.to_arrow_table(), out)

@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ingestion.contract import empty_table
 from ingestion.lake import EVENT_IDS_PREFIX, EVENTS_PREFIX, event_ids_key, run_id_of
 from ingestion.storage import Storage
 
@@ -41,11 +42,16 @@ def write_id_file(con: duckdb.DuckDBPyConnection, event_files: list[Path], out: 
             "select md5_number(event_id) as k from read_parquet($files))",
             params={"files": [str(p) for p in event_files]},
         )
-        table = rel.to_arrow_table().cast(ID_HASH_SCHEMA)
+        table = rel.to_arrow_table()
     else:
-        table = ID_HASH_SCHEMA.empty_table()
-    pq.write_table(table, out, compression="zstd")
-    return table.num_rows
+        table = empty_table(ID_HASH_SCHEMA)
+    return write_id_table(table, out)
+
+
+def write_id_table(ids: pa.Table, out: Path) -> int:
+    """Hashed ids (id_hash_high, id_hash_low) as an id file."""
+    pq.write_table(ids.cast(ID_HASH_SCHEMA), out, compression="zstd")
+    return ids.num_rows
 
 
 def committed_id_tables(

@@ -24,9 +24,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingestion.contract import QUARANTINE_SCHEMA, Reason
+from ingestion.contract import QUARANTINE_SCHEMA, Reason, empty_table
 from ingestion.dedup import FirstCopies
-from ingestion.event_ids import committed_id_tables, write_id_file
+from ingestion.event_ids import committed_id_tables
 from ingestion.lake import (
     LOCK_KEY,
     committed_runs,
@@ -215,13 +215,14 @@ class _Run:
         if members is not None:
             self.process(members, reports, in_envelope=True)
 
-    def publish(self, report: IngestionReport, withdrawn: set[str]) -> list[str]:
+    def publish(self, report: IngestionReport, withdrawn_files: dict[int, str]) -> list[str]:
         """Write every file of the run, its event id index, then its ingestion log: the commit
-        point. Rows of the `withdrawn` source files are left out."""
+        point. Rows of the withdrawn source files (by file_seq) are left out."""
         written = []
+        withdrawn = set(withdrawn_files.values())
         event_files = self.events.close(withdrawn)
         ids_path = self.work_dir / "event_ids.parquet"
-        write_id_file(self.con, list(event_files.values()), ids_path)  # before they move
+        self.first_copies.write_landed_ids(ids_path, set(withdrawn_files))
         for day, path in event_files.items():
             key = event_key(day, self.run_id)
             self.lake.write_atomic(key, path)
@@ -230,7 +231,7 @@ class _Run:
         written.append(event_ids_key(self.run_id))
         self.quarantine.close()
         if withdrawn and not without_sources(self.quarantine_path, withdrawn):
-            pq.write_table(QUARANTINE_SCHEMA.empty_table(), self.quarantine_path)
+            pq.write_table(empty_table(QUARANTINE_SCHEMA), self.quarantine_path)
         key = quarantine_key(self.ingested_at.strftime("%Y-%m-%d"), self.run_id)
         self.lake.write_atomic(key, self.quarantine_path)
         written.append(key)
@@ -285,11 +286,11 @@ def ingest(
             work_dir = staging_dir(lake, run_id)
             run = _Run(lake, run_id, work_dir, committed_runs(ingestion_log))
             try:
-                withdrawn = _ingest_files(
+                withdrawn_files = _ingest_files(
                     run, landing, selection.new, block_bytes, settings, report, on_progress
                 )
                 report.files += unreadable
-                report.written_keys = run.publish(report, withdrawn)
+                report.written_keys = run.publish(report, withdrawn_files)
             finally:
                 run.close()
                 shutil.rmtree(work_dir, ignore_errors=True)
@@ -349,9 +350,9 @@ def _ingest_files(
     settings: Settings,
     run_report: IngestionReport,
     on_progress: ProgressCallback | None = None,
-) -> set[str]:
+) -> dict[int, str]:
     """Read the files into the run; their reports go into `run_report`. Returns the source files
-    whose rows must not be committed (waiting or failed)."""
+    whose rows must not be committed (waiting or failed), by file_seq."""
     reports = {seq: FileReport(source_file=obj.key) for seq, obj in enumerate(files)}
     pending: list[pa.Table] = []
     pending_rows = 0
@@ -394,4 +395,4 @@ def _ingest_files(
         reports[seq] = FileReport(reports[seq].source_file, error=error)
     run_report.waiting_files = {reports[seq].source_file: why for seq, why in waiting.items()}
     run_report.files = [reports[seq] for seq in range(len(files)) if seq not in waiting]
-    return {reports[seq].source_file for seq in (*waiting, *failed)}
+    return {seq: reports[seq].source_file for seq in (*waiting, *failed)}

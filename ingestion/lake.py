@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ingestion.contract import INGESTION_LOG_SCHEMA
+from ingestion.contract import INGESTION_LOG_SCHEMA, empty_table
 from ingestion.storage import Storage
 
 EVENTS_PREFIX = "events/"
@@ -78,7 +78,7 @@ def read_ingestion_log(storage: Storage) -> pa.Table:
         if obj.key.endswith(".parquet"):
             tables.append(pq.ParquetFile(io.BytesIO(storage.read_bytes(obj.key))).read())
     if not tables:
-        return INGESTION_LOG_SCHEMA.empty_table()
+        return empty_table(INGESTION_LOG_SCHEMA)
     return pa.concat_tables([t.cast(INGESTION_LOG_SCHEMA) for t in tables])
 
 

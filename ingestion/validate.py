@@ -105,9 +105,10 @@ def _identity(name: str) -> str:
     placeholders = ", ".join(sql_literal(p) for p in PLACEHOLDER_IDS)
     longest = max(len(p) for p in PLACEHOLDER_IDS) + 4  # only short values can be placeholders
     text = f"s_{name}"
+    # Two arms, not an `and`: DuckDB evaluates both sides of an `and` for every row.
     return (
-        f"case when strlen({text}) <= {longest} "
-        f"and list_contains([{placeholders}], lower(trim(trim({text}), '\"'))) then null "
+        f"case when strlen({text}) > {longest} then trim({text}) "
+        f"when list_contains([{placeholders}], lower(trim(trim({text}), '\"'))) then null "
         f"else trim({text}) end as v_{name}"
     )
 
@@ -161,10 +162,12 @@ def _time_errors() -> str:
 
 def _has_non_json_number() -> str:
     """NaN and Infinity outside strings: DuckDB's parser accepts them, JSON does not. The
-    regular expression runs only on the rare lines that contain either word."""
+    regular expression runs only on the rare lines that contain either word: a `case`, because
+    DuckDB evaluates both sides of an `and` in a projection for every row."""
     return (
-        "(contains(line, 'NaN') or contains(line, 'Infinity')) and regexp_matches("
-        "regexp_replace(line, '\"(?:[^\"\\\\]|\\\\.)*\"', '', 'g'), 'NaN|Infinity')"
+        "case when contains(line, 'NaN') or contains(line, 'Infinity') then regexp_matches("
+        "regexp_replace(line, '\"(?:[^\"\\\\]|\\\\.)*\"', '', 'g'), 'NaN|Infinity') "
+        "else false end"
     )
 
 
@@ -200,6 +203,7 @@ def validation_sql() -> str:
             "transport_nulls": _nulls(_spellings(TRANSPORT_FIELDS)),
             "context_traits_path": sql_literal(CONTEXT_TRAITS_PATH),
             "mapped_field_nulls": _nulls(_spellings()),
+            "mapped_key_count": " + ".join(f'(f."{s}" is not null)::int' for s in _spellings()),
         },
     )
 

@@ -45,7 +45,8 @@ picked as (
         raw_bytes,
         is_json,
         json_kind,
-        {{ field_picks }}
+        {{ field_picks }},
+        {{ mapped_key_count }} as mapped_keys
     from parsed
 ),
 
@@ -92,9 +93,9 @@ checked as (
     select
         *,
         case {{ field_type_errors }} end as field_error,
-        -- nesting deeper than the limit (only lines with that many brackets are searched)
-        strlen(line) - strlen(replace(replace(line, '[', ''), '{', '')) > {{ max_json_depth }}
-            and regexp_matches(line, {{ too_deep_pattern }}) as is_too_deep,
+        -- nesting deeper than the limit: one pass of the regular expression (counting the
+        -- brackets first costs more than the search itself)
+        coalesce(is_json and regexp_matches(line, {{ too_deep_pattern }}), false) as is_too_deep,
         case {{ time_errors }}
             when t_event is null then 'no timestamp, originalTimestamp or receivedAt'
         end as time_error
@@ -210,11 +211,15 @@ final as (
             else j_traits
         end as traits,
         j_context as context,
-        -- every top-level field the contract does not map, so that nothing is dropped
-        case when json_kind = 'OBJECT' and raw_bytes <= {{ max_event_bytes }} then nullif(
-            json_merge_patch(rtrim(line, chr(13) || chr(10)), {{ mapped_field_nulls }})::varchar,
-            '{}'
-        ) end as extra,
+        -- every top-level field the contract does not map, so that nothing is dropped; the
+        -- costly patch runs only where the line has more keys than mapped fields (a key with
+        -- a null value counts as one more: the patch then finds nothing)
+        case when json_kind = 'OBJECT' and raw_bytes <= {{ max_event_bytes }} then
+            case when len(json_keys(line)) > mapped_keys then nullif(
+                json_merge_patch(rtrim(line, chr(13) || chr(10)), {{ mapped_field_nulls }})::varchar,
+                '{}'
+            ) end
+        end as extra,
         source_file,
         line_number as source_line
     from judged
