@@ -262,6 +262,31 @@ def test_a_file_that_changes_while_read_is_not_committed(paw_env: PawEnv):
     assert again.reconciles
 
 
+class _OneGrowingWhileRead(LocalStorage):
+    """A landing folder where only a.ndjson gets another line while ingestion reads it."""
+
+    def open_read(self, key: str):
+        handle = super().open_read(key)
+        if key == "a.ndjson":
+            with open(self._path(key), "a") as fh:
+                fh.write(json.dumps(event(messageId="appended")) + "\n")
+        return handle
+
+
+def test_a_run_that_commits_without_a_changed_file_leaves_its_ids_out_of_the_index(
+    paw_env: PawEnv,
+):
+    paw_env.write_lines("a.ndjson", [event(messageId="a1")])
+    paw_env.write_lines("b.ndjson", [event(messageId="b1")])
+    report = ingest(paw_env.settings, landing=_OneGrowingWhileRead(paw_env.landing))
+    assert set(report.waiting_files) == {"a.ndjson"}
+    assert {r["event_id"] for r in paw_env.lake_events()} == {"b1"}
+    # a1 was read but withdrawn: the next run lands it, not counts it as a duplicate
+    again = ingest(paw_env.settings)
+    assert again.duplicates == 0
+    assert {r["event_id"] for r in paw_env.lake_events()} == {"a1", "appended", "b1"}
+
+
 def test_a_rewritten_file_of_the_same_size_is_new_and_an_unchanged_one_is_not_read(
     paw_env: PawEnv,
 ):
