@@ -85,11 +85,17 @@ def _json_kind(json_text: str) -> str:
     )
 
 
+def _text(name: str) -> str:
+    """A field's value as text (a string unquoted, anything else as JSON) under its first
+    spelling that is not null: the line's one parse gave its raw JSON; a second, text-typed
+    parse of the whole line would cost more than reading these few small values."""
+    parts = [f"f.\"{s}\"->>'$'" for s in FIELD_SPELLINGS[name]]
+    return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+
+
 def _field_picks() -> str:
-    picks = []
-    for n in FIELD_SPELLINGS:
-        picks.append(f"{_coalesce('f', n)}::varchar as j_{n}")
-        picks.append(f"{_coalesce('t', n)} as s_{n}")
+    picks = [f"{_coalesce('f', n)}::varchar as j_{n}" for n in FIELD_SPELLINGS]
+    picks += [f"{_text(n)} as s_{n}" for n in (*ID_FIELDS, *STRING_FIELDS, *TIME_FIELDS)]
     return ",\n        ".join(picks)
 
 
@@ -187,7 +193,6 @@ def validation_sql() -> str:
                 r"[\[{](?:[^\[\]{}]*[\[{]){" + str(MAX_JSON_DEPTH) + "}"
             ),
             "raw_json_spec": sql_literal(json.dumps(dict.fromkeys(_spellings(), "JSON"))),
-            "text_spec": sql_literal(json.dumps(dict.fromkeys(_spellings(), "VARCHAR"))),
             "field_picks": _field_picks(),
             "field_kinds": _field_kinds(),
             "identity_fields": ",\n        ".join(_identity(n) for n in ID_FIELDS),

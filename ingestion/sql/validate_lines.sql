@@ -1,9 +1,10 @@
 -- The event contract (docs/event-contract.md) as one query over a column of lines.
 --
--- Each line is parsed once into its fields as raw JSON (f) and as text (t); every rule is then
--- a column expression, so the per-line cost stays inside DuckDB. `reason` is null for a valid
--- event, else the first rule the line breaks. Placeholders in double braces are filled by
--- ingestion/validate.py; reason codes come from ingestion.contract.Reason.
+-- Each line is parsed once into its fields as raw JSON (f), each read as text (s_) where a
+-- rule needs it; every rule is then a column expression, so the per-line cost stays inside
+-- DuckDB. `reason` is null for a valid event, else the first rule the line breaks.
+-- Placeholders in double braces are filled by ingestion/validate.py; reason codes come from
+-- ingestion.contract.Reason.
 with
 
 src as (
@@ -21,7 +22,10 @@ src as (
 kinds as (
     select
         *,
-        case when is_json then json_type(line) end as json_kind
+        -- a valid line starting with a brace is an object: no second parse for most lines
+        case when is_json then
+            case when left(line, 1) = '{' then 'OBJECT' else json_type(line) end
+        end as json_kind
     from src
 ),
 
@@ -29,9 +33,7 @@ parsed as (
     select
         *,
         case when json_kind = 'OBJECT' and raw_bytes <= {{ max_event_bytes }}
-            then json_transform(line, {{ raw_json_spec }}) end as f,
-        case when json_kind = 'OBJECT' and raw_bytes <= {{ max_event_bytes }}
-            then json_transform(line, {{ text_spec }}) end as t
+            then json_transform(line, {{ raw_json_spec }}) end as f
     from kinds
 ),
 
