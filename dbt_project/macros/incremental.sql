@@ -14,22 +14,41 @@
     (select coalesce(max(built.built_at), timestamp '1970-01-01') from {{ this }} as built)
 {%- endmacro %}
 
-{#- The persons whose activity changed since this model's last build, and from when: a new or
-    re-attributed activity event changes its person (and the person it left) from its time on.
-    The one home of this rule for the person-keyed incremental models. -#}
-{% macro paw_changed_persons(attributed_relation, previous_relation) -%}
+{#- The persons whose activity (or, with activity_only=false, whose events) changed since this
+    model's last build, and from when: a new or re-attributed event changes its person, and
+    the person it left (int_events_attributed.previous_person_id), from its time on. The one
+    home of this rule for the incremental models. -#}
+{% macro paw_changed_persons(activity_only=true) -%}
+    {%- set is_counted = 'changed.is_activity' if activity_only else 'true' -%}
     select
         changes.person_id,
         min(changes.event_timestamp) as changed_from
     from (
         select changed.person_id, changed.event_timestamp
-        from {{ attributed_relation }} as changed
-        where changed.built_at > {{ paw_watermark() }}
+        from {{ ref('int_events_attributed') }} as changed
+        where {{ is_counted }} and changed.built_at > {{ paw_watermark() }}
         union all
-        select previous.person_id, changed.event_timestamp
-        from {{ attributed_relation }} as changed
-        inner join {{ previous_relation }} as previous on changed.event_id = previous.event_id
-        where changed.built_at > {{ paw_watermark() }}
+        select changed.previous_person_id, changed.event_timestamp
+        from {{ ref('int_events_attributed') }} as changed
+        where
+            {{ is_counted }}
+            and changed.built_at > {{ paw_watermark() }}
+            and changed.previous_person_id is not null
     ) as changes
     group by changes.person_id
+{%- endmacro %}
+
+{#- The incremental strategy of the models with rows per person: every row of each changed
+    person (paw_changed_persons) is replaced by the rows this build computed for them, so a
+    person left with no rows (merged into another) loses theirs. Both statements see the
+    watermark the model's query saw: the table is unchanged until the delete. -#}
+{% macro get_incremental_paw_replace_persons_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ target }}
+    where person_id in (
+        select changed_persons.person_id from ({{ paw_changed_persons() }}) as changed_persons
+    );
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ arg_dict['temp_relation'] }}
 {%- endmacro %}

@@ -30,7 +30,7 @@ links as (
 attributed_to_place as (
     select attributed.*
     from attributed
-    inner join ({{ paw_changed_persons('attributed', this) }}) as changed_persons
+    inner join ({{ paw_changed_persons(activity_only=false) }}) as changed_persons
         on attributed.person_id = changed_persons.person_id
 ),
 {% else %}

@@ -9,7 +9,9 @@
     Incremental: a build attributes the new events, and again the earlier events whose person
     can have changed: those of users whose person changed (an alias merged them), and the
     anonymous-only events of ids that the new events link, or that are linked to a changed
-    person. It writes only the rows that are new or changed. -#}
+    person. It writes only the rows that are new or changed; a row whose person changed
+    keeps the person it left in previous_person_id until the next build, for the models that
+    replace whole persons (paw_changed_persons). -#}
 {{ config(
     materialized='incremental',
     unique_key='event_id',
@@ -185,14 +187,24 @@ attributed as (
 ),
 
 changed as (
-    select attributed.*
-    from attributed
     {%- if is_incremental() %}
+        select
+            attributed.*,
+            case
+                when attributed_before.person_id <> attributed.person_id
+                    then attributed_before.person_id
+            end as previous_person_id
+        from attributed
         left join attributed_before on attributed.event_id = attributed_before.event_id
         where
             attributed_before.event_id is null
             or attributed_before.person_id <> attributed.person_id
             or attributed_before.is_identified <> attributed.is_identified
+    {%- else %}
+        select
+            attributed.*,
+            cast(null as varchar) as previous_person_id
+        from attributed
     {%- endif %}
 ),
 
@@ -205,6 +217,7 @@ final as (
         anonymous_id,
         event_timestamp,
         is_activity,
+        previous_person_id,
         {{ paw_built_at() }} as built_at
     from changed
 )

@@ -9,12 +9,43 @@
       conversion_window_seconds starting there; a person reaches step k when such a window holds
       events for k of the steps, in any order. Equal steps each need their own event.
     The best chain is the longest, then the one that started first. A person whose best chain
-    holds an exclusion event (seeds/funnel_exclusions.csv) leaves the funnel. -#}
+    holds an exclusion event (seeds/funnel_exclusions.csv) leaves the funnel.
+
+    Incremental: a build replaces the chains of the persons whose activity changed
+    (paw_changed_persons), read from their whole history. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='paw_replace_persons',
+    on_schema_change='fail',
+) }}
+-- depends_on: {{ ref('int_events_attributed') }}
 with
 
+{% if is_incremental() %}
+changed_persons as (
+    {{ paw_changed_persons() }}
+),
+
+step_events as (
+    select step_events.*
+    from {{ ref('int_funnel_step_events') }} as step_events
+    inner join changed_persons on step_events.person_id = changed_persons.person_id
+),
+
+activity as (
+    select sessionized.*
+    from {{ ref('int_sessionized_activity') }} as sessionized
+    inner join changed_persons on sessionized.person_id = changed_persons.person_id
+),
+{% else %}
 step_events as (
     select * from {{ ref('int_funnel_step_events') }}
 ),
+
+activity as (
+    select * from {{ ref('int_sessionized_activity') }}
+),
+{% endif %}
 
 funnels as (
     select * from {{ ref('stg_funnels') }}
@@ -26,10 +57,6 @@ funnel_steps as (
 
 exclusions as (
     select * from {{ ref('funnel_exclusions') }}
-),
-
-activity as (
-    select * from {{ ref('int_sessionized_activity') }}
 ),
 
 events as (
@@ -322,7 +349,8 @@ final as (
         cast(kept_chains.chain_length as integer) as max_step,
         steps.n as step_number,
         kept_chains.step_reached_at[steps.n] as reached_at,
-        kept_chains.step_event_ids[steps.n] as event_id
+        kept_chains.step_event_ids[steps.n] as event_id,
+        {{ paw_built_at() }} as built_at
     from kept_chains
     inner join {{ paw_integer_spine(var('paw_funnel_max_steps') + 1) }} as steps
         on steps.n between 1 and kept_chains.chain_length

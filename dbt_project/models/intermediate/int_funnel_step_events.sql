@@ -1,13 +1,31 @@
-{#- Every activity event that matches a funnel step (an event may match several steps). -#}
+{#- Every activity event that matches a funnel step (an event may match several steps).
+
+    Incremental: a build replaces every row of the persons whose activity changed
+    (paw_changed_persons), their whole history, since their later events' numbers move. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='paw_replace_persons',
+    on_schema_change='fail',
+) }}
+-- depends_on: {{ ref('int_events_attributed') }}
 with
 
 events as (
     select * from {{ ref('stg_events') }}
 ),
 
+{% if is_incremental() %}
+activity as (
+    select sessionized.*
+    from {{ ref('int_sessionized_activity') }} as sessionized
+    inner join ({{ paw_changed_persons() }}) as changed_persons
+        on sessionized.person_id = changed_persons.person_id
+),
+{% else %}
 activity as (
     select * from {{ ref('int_sessionized_activity') }}
 ),
+{% endif %}
 
 funnel_steps as (
     select * from {{ ref('funnel_steps') }}
@@ -36,7 +54,8 @@ final as (
         activity.person_id,
         matching_events.event_id,
         activity.event_timestamp,
-        activity.person_event_number
+        activity.person_event_number,
+        {{ paw_built_at() }} as built_at
     from matching_events
     inner join activity on matching_events.event_id = activity.event_id
 )

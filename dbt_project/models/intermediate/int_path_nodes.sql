@@ -2,16 +2,34 @@
     nodes: the event name, or `page:` / `screen:` and the cleaned page path or screen name.
     Page paths are cleaned by the rules of seeds/path_cleaning.csv, applied in rule_order.
     Consecutive repeats of a node collapse into one: one row per collapsed run, numbered from
-    1 within its session, with the run's first and last event times. -#}
+    1 within its session, with the run's first and last event times.
+
+    Incremental: a build replaces the paths of the persons whose activity changed
+    (paw_changed_persons), every session of theirs. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='paw_replace_persons',
+    on_schema_change='fail',
+) }}
+-- depends_on: {{ ref('int_events_attributed') }}
 with recursive
 
 events as (
     select * from {{ ref('stg_events') }}
 ),
 
+{% if is_incremental() %}
+activity as (
+    select sessionized.*
+    from {{ ref('int_sessionized_activity') }} as sessionized
+    inner join ({{ paw_changed_persons() }}) as changed_persons
+        on sessionized.person_id = changed_persons.person_id
+),
+{% else %}
 activity as (
     select * from {{ ref('int_sessionized_activity') }}
 ),
+{% endif %}
 
 rules as (
     select
@@ -112,7 +130,8 @@ final as (
         cast(node_number as integer) as node_number,
         {{ paw_first_by('node', '(event_timestamp, event_id)') }} as node,
         min(event_timestamp) as first_event_at,
-        max(event_timestamp) as last_event_at
+        max(event_timestamp) as last_event_at,
+        {{ paw_built_at() }} as built_at
     from numbered
     group by session_id, person_id, node_number
 )

@@ -31,7 +31,7 @@ activity as (
 
 {% if is_incremental() %}
 changed_persons as (
-    {{ paw_changed_persons('activity', this) }}
+    {{ paw_changed_persons() }}
 ),
 
 activity_to_walk as (

@@ -1,5 +1,30 @@
+{#- Incremental: a build replaces every session of the persons whose activity changed
+    (paw_changed_persons). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='paw_replace_persons',
+    on_schema_change='fail',
+) }}
+-- depends_on: {{ ref('int_events_attributed') }}
 with
 
+{% if is_incremental() %}
+changed_persons as (
+    {{ paw_changed_persons() }}
+),
+
+events as (
+    select fct_events.*
+    from {{ ref('fct_events') }} as fct_events
+    inner join changed_persons on fct_events.person_id = changed_persons.person_id
+),
+
+sessionized as (
+    select sessionized.*
+    from {{ ref('int_sessionized_activity') }} as sessionized
+    inner join changed_persons on sessionized.person_id = changed_persons.person_id
+),
+{% else %}
 events as (
     select * from {{ ref('fct_events') }}
 ),
@@ -7,10 +32,11 @@ events as (
 sessionized as (
     select * from {{ ref('int_sessionized_activity') }}
 ),
+{% endif %}
 
 ordered_events as (
     select
-        events.*,
+        events.* exclude (built_at),
         sessionized.session_number,
         sessionized.person_event_number
     from events
@@ -60,7 +86,8 @@ final as (
         event_count = 1 as is_bounce,
         device_type,
         os_name,
-        browser_name
+        browser_name,
+        {{ paw_built_at() }} as built_at
     from sessions
 )
 
