@@ -82,6 +82,15 @@ events_to_attribute as (
         )
 ),
 {% else %}
+attributed_before as (
+    -- a full build: every event is new
+    select
+        cast(null as varchar) as event_id,
+        cast(null as varchar) as person_id,
+        cast(null as boolean) as is_identified
+    where false
+),
+
 events_to_attribute as (
     select * from events
 ),
@@ -187,25 +196,18 @@ attributed as (
 ),
 
 changed as (
-    {%- if is_incremental() %}
-        select
-            attributed.*,
-            case
-                when attributed_before.person_id <> attributed.person_id
-                    then attributed_before.person_id
-            end as previous_person_id
-        from attributed
-        left join attributed_before on attributed.event_id = attributed_before.event_id
-        where
-            attributed_before.event_id is null
-            or attributed_before.person_id <> attributed.person_id
-            or attributed_before.is_identified <> attributed.is_identified
-    {%- else %}
-        select
-            attributed.*,
-            cast(null as varchar) as previous_person_id
-        from attributed
-    {%- endif %}
+    select
+        attributed.*,
+        case
+            when attributed_before.person_id <> attributed.person_id
+                then attributed_before.person_id
+        end as previous_person_id
+    from attributed
+    left join attributed_before on attributed.event_id = attributed_before.event_id
+    where
+        attributed_before.event_id is null
+        or attributed_before.person_id <> attributed.person_id
+        or attributed_before.is_identified <> attributed.is_identified
 ),
 
 final as (

@@ -36,7 +36,7 @@ sessionized as (
 
 ordered_events as (
     select
-        events.* exclude (built_at),
+        events.* exclude (events.built_at),
         sessionized.session_number,
         sessionized.person_event_number
     from events
