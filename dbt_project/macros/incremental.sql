@@ -52,3 +52,37 @@
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ arg_dict['temp_relation'] }}
 {%- endmacro %}
+
+{#- The sessions a build changed: every session of a changed person with an event at or after
+    the time the person changed from. The sessions before it are as they were built: the walk
+    of int_sessionized_activity continued from them. -#}
+{% macro paw_changed_sessions() -%}
+    select distinct sessionized.session_id
+    from {{ ref('int_sessionized_activity') }} as sessionized
+    inner join ({{ paw_changed_persons() }}) as changed_persons
+        on sessionized.person_id = changed_persons.person_id
+    where sessionized.event_timestamp >= changed_persons.changed_from
+{%- endmacro %}
+
+{#- The incremental strategy of the models with rows per session: the rows of the changed
+    sessions (paw_changed_sessions, the sessions of the new rows) are replaced, and so are the
+    rows of sessions that no longer exist (merged into another by a late event, or moved to
+    another person): those end at or after their person changed, the column the model names
+    in its config `paw_session_rows_end_at`. -#}
+{% macro get_incremental_paw_replace_sessions_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set ends_at = config.require('paw_session_rows_end_at') -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ target }}
+    where
+        session_id in (select built.session_id from {{ arg_dict['temp_relation'] }} as built)
+        or exists (
+            select 1
+            from ({{ paw_changed_persons() }}) as changed_persons
+            where
+                changed_persons.person_id = {{ target }}.person_id
+                and {{ target }}.{{ ends_at }} >= changed_persons.changed_from
+        );
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ arg_dict['temp_relation'] }}
+{%- endmacro %}

@@ -4,11 +4,12 @@
     Consecutive repeats of a node collapse into one: one row per collapsed run, numbered from
     1 within its session, with the run's first and last event times.
 
-    Incremental: a build replaces the paths of the persons whose activity changed
-    (paw_changed_persons), every session of theirs. -#}
+    Incremental: a build replaces the paths of the sessions it changed
+    (paw_changed_sessions), and removes those of sessions that no longer exist. -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='paw_replace_persons',
+    incremental_strategy='paw_replace_sessions',
+    paw_session_rows_end_at='last_event_at',
     on_schema_change='fail',
 ) }}
 -- depends_on: {{ ref('int_events_attributed') }}
@@ -22,8 +23,8 @@ events as (
 activity as (
     select sessionized.*
     from {{ ref('int_sessionized_activity') }} as sessionized
-    inner join ({{ paw_changed_persons() }}) as changed_persons
-        on sessionized.person_id = changed_persons.person_id
+    inner join ({{ paw_changed_sessions() }}) as changed_sessions
+        on sessionized.session_id = changed_sessions.session_id
 ),
 {% else %}
 activity as (

@@ -1,28 +1,29 @@
-{#- Incremental: a build replaces every session of the persons whose activity changed
-    (paw_changed_persons). -#}
+{#- Incremental: a build replaces the sessions it changed (paw_changed_sessions), and removes
+    those that no longer exist. -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='paw_replace_persons',
+    incremental_strategy='paw_replace_sessions',
+    paw_session_rows_end_at='session_end',
     on_schema_change='fail',
 ) }}
 -- depends_on: {{ ref('int_events_attributed') }}
 with
 
 {% if is_incremental() %}
-changed_persons as (
-    {{ paw_changed_persons() }}
-),
-
-events as (
-    select fct_events.*
-    from {{ ref('fct_events') }} as fct_events
-    inner join changed_persons on fct_events.person_id = changed_persons.person_id
+changed_sessions as (
+    {{ paw_changed_sessions() }}
 ),
 
 sessionized as (
     select sessionized.*
     from {{ ref('int_sessionized_activity') }} as sessionized
-    inner join changed_persons on sessionized.person_id = changed_persons.person_id
+    inner join changed_sessions on sessionized.session_id = changed_sessions.session_id
+),
+
+events as (
+    select fct_events.*
+    from {{ ref('fct_events') }} as fct_events
+    inner join changed_sessions on fct_events.session_id = changed_sessions.session_id
 ),
 {% else %}
 events as (
