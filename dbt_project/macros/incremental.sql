@@ -86,3 +86,13 @@
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ arg_dict['temp_relation'] }}
 {%- endmacro %}
+
+{#- The rows of `relation` that a build redoes: those of the changed persons (by='person_id')
+    or of the changed sessions (by='session_id'). -#}
+{% macro paw_rows_changed(relation, by='person_id') -%}
+    select changed_rows.*
+    from {{ relation }} as changed_rows
+    inner join (
+        {% if by == 'session_id' %}{{ paw_changed_sessions() }}{% else %}{{ paw_changed_persons() }}{% endif %}
+    ) as changed on changed_rows.{{ by }} = changed.{{ by }}
+{%- endmacro %}

@@ -22,20 +22,12 @@
 with
 
 {% if is_incremental() %}
-changed_persons as (
-    {{ paw_changed_persons() }}
-),
-
 step_events as (
-    select step_events.*
-    from {{ ref('int_funnel_step_events') }} as step_events
-    inner join changed_persons on step_events.person_id = changed_persons.person_id
+    {{ paw_rows_changed(ref('int_funnel_step_events')) }}
 ),
 
 activity as (
-    select sessionized.*
-    from {{ ref('int_sessionized_activity') }} as sessionized
-    inner join changed_persons on sessionized.person_id = changed_persons.person_id
+    {{ paw_rows_changed(ref('int_sessionized_activity')) }}
 ),
 {% else %}
 step_events as (

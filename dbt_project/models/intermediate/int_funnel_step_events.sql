@@ -16,10 +16,7 @@ events as (
 
 {% if is_incremental() %}
 activity as (
-    select sessionized.*
-    from {{ ref('int_sessionized_activity') }} as sessionized
-    inner join ({{ paw_changed_persons() }}) as changed_persons
-        on sessionized.person_id = changed_persons.person_id
+    {{ paw_rows_changed(ref('int_sessionized_activity')) }}
 ),
 {% else %}
 activity as (

@@ -21,10 +21,7 @@ events as (
 
 {% if is_incremental() %}
 activity as (
-    select sessionized.*
-    from {{ ref('int_sessionized_activity') }} as sessionized
-    inner join ({{ paw_changed_sessions() }}) as changed_sessions
-        on sessionized.session_id = changed_sessions.session_id
+    {{ paw_rows_changed(ref('int_sessionized_activity'), by='session_id') }}
 ),
 {% else %}
 activity as (

@@ -10,20 +10,12 @@
 with
 
 {% if is_incremental() %}
-changed_sessions as (
-    {{ paw_changed_sessions() }}
-),
-
 sessionized as (
-    select sessionized.*
-    from {{ ref('int_sessionized_activity') }} as sessionized
-    inner join changed_sessions on sessionized.session_id = changed_sessions.session_id
+    {{ paw_rows_changed(ref('int_sessionized_activity'), by='session_id') }}
 ),
 
 events as (
-    select fct_events.*
-    from {{ ref('fct_events') }} as fct_events
-    inner join changed_sessions on fct_events.session_id = changed_sessions.session_id
+    {{ paw_rows_changed(ref('fct_events'), by='session_id') }}
 ),
 {% else %}
 events as (
