@@ -233,8 +233,8 @@ def test_usage_anomaly_flags_a_latest_day_far_from_the_trailing_median(tmp_path)
     con = _daily(
         tmp_path / "w.duckdb",
         {
-            "spiking": usual + [107],  # 7 from the median: more than 3 MADs
-            "steady": usual + [105],  # 5 from the median: within 3 MADs
+            "spiking": usual + [111],  # 11 from the median: z = 0.6745 * 11 / 2 = 3.7
+            "steady": usual + [110],  # 10 from the median: z = 3.4, within 3.5
             "young": usual[:10] + [1000],  # 10 days of history: too little to judge
         },
     )
