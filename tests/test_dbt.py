@@ -217,6 +217,42 @@ def test_a_rebuild_of_the_same_lake_gives_the_same_marts(built, tmp_path):
         assert mart_rows(a, table) == mart_rows(b, table), table
 
 
+def test_uniqueness_tests_check_the_keys_of_the_rows_a_build_wrote(built, tmp_path):
+    """docs/orchestration.md, data tests: a key repeated by a row of the newest build fails;
+    a repeat among rows that earlier builds wrote (and their tests passed) is not looked for
+    again; a full build's rows are all new and are checked whole."""
+    settings, _ = built
+    copy = tmp_path / "tampered.duckdb"
+    shutil.copyfile(settings.warehouse_path, copy)
+    with duckdb.connect(str(copy)) as con:
+        # an incremental build's new row that repeats an event staged earlier
+        con.execute(
+            "insert into staging.stg_events select * replace "
+            "(built_at + interval 1 day as built_at) from staging.stg_events limit 1"
+        )
+        # a repeat among an earlier build's rows, under a newer build's row
+        con.execute(
+            "insert into marts.fct_events select * from marts.fct_events "
+            "where event_id = (select min(event_id) from marts.fct_events)"
+        )
+        con.execute(
+            "update marts.fct_events set built_at = built_at + interval 1 day "
+            "where event_id = (select max(event_id) from marts.fct_events)"
+        )
+        # a repeat in a table that one build wrote whole
+        con.execute(
+            "insert into intermediate.int_event_groups "
+            "select * from intermediate.int_event_groups limit 1"
+        )
+    tests = [
+        "stg_events_event_id_is_unique",
+        "fct_events_event_id_is_unique",
+        "int_event_groups_event_id_is_unique",
+    ]
+    result = run_dbt(["test", "--select", *tests], settings.with_warehouse(str(copy)))
+    assert result.failed == {"stg_events_event_id_is_unique", "int_event_groups_event_id_is_unique"}
+
+
 def test_a_redelivery_across_runs_keeps_the_first_committed_copy(tmp_path):
     env = local_env(tmp_path)
     settings = Settings.from_env(env)

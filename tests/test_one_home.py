@@ -63,6 +63,22 @@ def test_the_committed_runs_macro_uses_the_lakes_file_pattern():
     assert pattern == PART_FILE_PATTERN
 
 
+IMPORT_CTE = re.compile(
+    r"^(\w+) as (not materialized )?\(\n\s+select \* from \{\{ (?:ref|source|this)\b", re.M
+)
+
+
+def test_every_import_cte_is_inlined():
+    """docs/architecture.md, Writing SQL for DuckDB: an import CTE materialized by DuckDB is a
+    copy of a whole table that hides its filters and its size from the optimizer."""
+    imports = 0
+    for path in sorted((DBT / "models").rglob("*.sql")):
+        for match in IMPORT_CTE.finditer(path.read_text()):
+            imports += 1
+            assert match.group(2), f"{path.name}: import CTE {match.group(1)} is not inlined"
+    assert imports > 50, f"the pattern found only {imports} import CTEs"
+
+
 def test_the_lake_doc_states_the_real_buffer_sizes():
 
     memory = (ROOT / "docs/lake.md").read_text().split("**Bounded memory.**", 1)[1]

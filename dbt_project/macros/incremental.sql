@@ -87,12 +87,19 @@
     select {{ columns }} from {{ arg_dict['temp_relation'] }}
 {%- endmacro %}
 
-{#- The rows of `relation` that a build redoes: those of the changed persons (by='person_id')
-    or of the changed sessions (by='session_id'). -#}
-{% macro paw_rows_changed(relation, by='person_id') -%}
+{#- The rows of `relation` that a build redoes: those of the changed persons (by='person_id';
+    with activity_only=false, persons whose events of any kind changed) or of the changed
+    sessions (by='session_id'). -#}
+{% macro paw_rows_changed(relation, by='person_id', activity_only=true) -%}
     select changed_rows.*
     from {{ relation }} as changed_rows
-    inner join (
-        {% if by == 'session_id' %}{{ paw_changed_sessions() }}{% else %}{{ paw_changed_persons() }}{% endif %}
-    ) as changed on changed_rows.{{ by }} = changed.{{ by }}
+    -- a semi-join, not a join: DuckDB then knows that it keeps at most the relation's rows
+    -- (it estimated the join at a thousand times the relation, and hashed the wrong side of
+    -- every join after it)
+    where changed_rows.{{ by }} in (
+        select changed.{{ by }}
+        from (
+            {% if by == 'session_id' %}{{ paw_changed_sessions() }}{% else %}{{ paw_changed_persons(activity_only) }}{% endif %}
+        ) as changed
+    )
 {%- endmacro %}

@@ -87,13 +87,10 @@
     {{ c }}[9] as browser_name
 {%- endmacro %}
 
-{#- A JSON value's type in JSON's own words: string, number, boolean, object, array or null. -#}
-{% macro paw_json_type(json_value) -%}
-    {{ return(adapter.dispatch('paw_json_type', 'paw')(json_value)) }}
-{%- endmacro %}
-
-{% macro default__paw_json_type(json_value) -%}
-    case json_type({{ json_value }})
+{#- A JSON value's type in JSON's own words (string, number, boolean, object, array or null),
+    from DuckDB's name of it (json_type's, or json_each's `type`). -#}
+{% macro paw_json_type_name(type_name) -%}
+    case {{ type_name }}
         when 'VARCHAR' then 'string'
         when 'BIGINT' then 'number'
         when 'UBIGINT' then 'number'
@@ -102,8 +99,18 @@
         when 'OBJECT' then 'object'
         when 'ARRAY' then 'array'
         when 'NULL' then 'null'
-        else lower(json_type({{ json_value }}))
+        else lower({{ type_name }})
     end
+{%- endmacro %}
+
+{#- One row per top-level key of a JSON object, with its value's type (columns `key` and
+    `type`), from one parse of the object: use in a lateral position as `... as alias`. -#}
+{% macro paw_json_entries(json_column) -%}
+    {{ return(adapter.dispatch('paw_json_entries', 'paw')(json_column)) }}
+{%- endmacro %}
+
+{% macro default__paw_json_entries(json_column) -%}
+    json_each({{ json_column }})
 {%- endmacro %}
 
 {#- Traits, one rule for persons and groups: per owner, the latest value of each key across the

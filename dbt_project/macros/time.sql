@@ -66,15 +66,6 @@
     arg_max_null({{ column }}, {{ order_column }})
 {%- endmacro %}
 
-{#- One row per date from start to stop (inclusive): use in a select list, it unnests. -#}
-{% macro paw_date_series(start, stop) -%}
-    {{ return(adapter.dispatch('paw_date_series', 'paw')(start, stop)) }}
-{%- endmacro %}
-
-{% macro default__paw_date_series(start, stop) -%}
-    cast(unnest(generate_series({{ start }}, {{ stop }}, interval 1 day)) as date)
-{%- endmacro %}
-
 {#- Cohort periods (retention, cohort revenue): period n of a cohort is emitted once it has
     started by the last activity date... -#}
 {% macro paw_period_has_started(grain_column, cohort_start_column, n, last_date_column) -%}

@@ -7,15 +7,61 @@ from {{ model }}
 where not coalesce(({{ expression }}), false)
 {% endtest %}
 
+{#- Uniqueness checks only what a build wrote (docs/orchestration.md, data tests). A row of an
+    incremental model that an earlier build wrote passed that build's tests and is unchanged
+    (a failed build publishes nothing), so a key can only repeat where this build wrote a row:
+    the rows with the model's newest built_at. A model without built_at, or whose rows are all
+    this build's (a full build), is checked whole. -#}
+{% macro paw_newest_rows_only(model) -%}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set columns = adapter.get_columns_in_relation(model) | map(attribute='name') | list -%}
+    {%- if 'built_at' not in columns -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set newest = run_query(
+        'select min(built_at) = max(built_at), max(built_at) from ' ~ model
+    ) -%}
+    {%- if newest.rows[0][0] in (none, true) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return("built_at = cast('" ~ newest.rows[0][1] ~ "' as timestamp)") }}
+{%- endmacro %}
+
+{#- Values of the key columns that occur more than once (a null first column left out where
+    skip_nulls, else nulls compared as equal), looked for among the keys of the rows this build
+    wrote (paw_newest_rows_only). -#}
+{% macro paw_repeated_keys(model, key_columns, skip_nulls=false) %}
+{%- set newest = paw_newest_rows_only(model) -%}
+select
+    {% for column in key_columns %}checked.{{ column }}{{ ', ' if not loop.last }}{% endfor %},
+    count(*) as occurrences
+from {{ model }} as checked
+{%- if newest %}
+inner join (
+    select distinct {{ key_columns | join(', ') }} from {{ model }} where {{ newest }}
+) as written
+    on
+    {%- for column in key_columns %}
+        {{ 'and ' if not loop.first }}checked.{{ column }}
+        {{ '=' if skip_nulls else 'is not distinct from' }} written.{{ column }}
+    {%- endfor %}
+{%- endif %}
+where {{ 'checked.' ~ key_columns[0] ~ ' is not null' if skip_nulls else 'true' }}
+group by {% for column in key_columns %}checked.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+having count(*) > 1
+{% endmacro %}
+
 {#- Combinations of the columns that occur more than once. -#}
 {% test paw_unique_combination(model, combination_of_columns) %}
-select
-    {{ combination_of_columns | join(', ') }},
-    count(*) as occurrences
-from {{ model }}
-group by {{ combination_of_columns | join(', ') }}
-having count(*) > 1
+{{ paw_repeated_keys(model, combination_of_columns) }}
 {% endtest %}
+
+{#- dbt's unique, with paw's scope: a value that occurs more than once. -#}
+{% macro default__test_unique(model, column_name) %}
+{{ paw_repeated_keys(model, [column_name], skip_nulls=true) }}
+{% endmacro %}
 
 {#- Values outside [min_value, max_value] (either bound may be left out). -#}
 {% test paw_between(model, column_name, min_value=none, max_value=none) %}

@@ -2,11 +2,11 @@
     alias call whose previous_id is not a known user id (a link at the alias's time). -#}
 with
 
-events as (
+events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 
-user_persons as (
+user_persons as not materialized (
     select * from {{ ref('int_user_persons') }}
 ),
 
@@ -41,7 +41,8 @@ final as (
         linked_at,
         link_source
     from links_from_events
-    union
+    -- the two sources never share a row (link_source differs): no second deduplication
+    union all
     select distinct
         anonymous_id,
         person_id,

@@ -1,7 +1,7 @@
 {#- Every date from the first to the last activity date. -#}
 with
 
-activity as (
+activity as not materialized (
     select * from {{ ref('int_sessionized_activity') }}
 ),
 

@@ -7,7 +7,7 @@
     date). Stored as runs of equal states (one row per run), not one row per person and date. -#}
 with
 
-activity as (
+activity as not materialized (
     select * from {{ ref('int_sessionized_activity') }}
 ),
 
@@ -22,51 +22,76 @@ as_of as (
     select max(activity_date) as as_of_date from person_dates
 ),
 
-first_dates as (
-    select
-        person_id,
-        min(activity_date) as first_date
-    from person_dates
-    group by person_id
+span_ends as (
+    -- an active date leaves the ACTIVE (and POWER), POWER-window and AT_RISK spans this many
+    -- days later
+    select {{ var('paw_active_days') }} as offset_days
+    union all
+    select {{ var('paw_churn_days') }} as offset_days
+    union all
+    select {{ var('paw_power_window_days') }} as offset_days
 ),
 
-person_spine as (
+state_changes as (
+    -- a state can change only on these dates, so it is computed on them alone and holds until
+    -- the next (instead of on every date of every person): an active date, the end of NEW, and
+    -- the days an active date leaves the ACTIVE, POWER-window and AT_RISK spans
     select
-        first_dates.person_id,
-        first_dates.first_date,
-        {{ paw_date_series('first_dates.first_date', 'as_of.as_of_date') }} as state_date
-    from first_dates
-    cross join as_of
+        person_id,
+        activity_date as state_date,
+        true as is_active
+    from person_dates
+    union all
+    select
+        person_id,
+        cast({{ dbt.dateadd('day', var('paw_new_days'), 'min(activity_date)') }} as date)
+            as state_date,
+        false as is_active
+    from person_dates
+    group by person_id
+    union all
+    select
+        person_dates.person_id,
+        cast(
+            {{ dbt.dateadd('day', 'span_ends.offset_days', 'person_dates.activity_date') }} as date
+        ) as state_date,
+        false as is_active
+    from person_dates
+    cross join span_ends
 ),
 
 marked as (
     select
-        person_spine.person_id,
-        person_spine.first_date,
-        person_spine.state_date,
-        person_dates.activity_date is not null as is_active
-    from person_spine
-    left join person_dates
-        on
-            person_spine.person_id = person_dates.person_id
-            and person_spine.state_date = person_dates.activity_date
+        state_changes.person_id,
+        state_changes.state_date,
+        -- a day number, so that a range of n rows' values is a window of n days
+        {{ dbt.datediff("date '1970-01-01'", 'state_changes.state_date', 'day') }}
+            as day_number,
+        bool_or(state_changes.is_active) as is_active
+    from state_changes
+    cross join as_of
+    where state_changes.state_date <= as_of.as_of_date
+    group by state_changes.person_id, state_changes.state_date
 ),
 
 windowed as (
-    -- the spine is dense per person, so a frame of n rows is a window of n days
+    -- every active date is a row: the first row is the first activity, and a range of days
+    -- counts the active dates in them
     select
         person_id,
-        first_date,
         state_date,
-        max(case when is_active then state_date end) over (
-            partition by person_id order by state_date
-            rows between unbounded preceding and current row
-        ) as last_active_date,
+        first_value(state_date) over person_days_so_far as first_date,
+        max(case when is_active then state_date end) over person_days_so_far
+            as last_active_date,
         count(case when is_active then 1 end) over (
-            partition by person_id order by state_date
-            rows between {{ var('paw_power_window_days') - 1 }} preceding and current row
+            partition by person_id order by day_number
+            range between {{ var('paw_power_window_days') - 1 }} preceding and current row
         ) as window_active_days
     from marked
+    window person_days_so_far as (
+        partition by person_id order by day_number
+        rows between unbounded preceding and current row
+    )
 ),
 
 daily_states as (
@@ -96,28 +121,36 @@ daily_states as (
     from windowed
 ),
 
-runs as (
-    -- gaps and islands: dates minus their rank within (person, state) is constant in a run
+run_starts as (
+    -- a run begins where the state differs from the one before
     select
         person_id,
-        engagement_state,
         state_date,
-        {{ dbt.dateadd(
-            'day',
-            '-1 * row_number() over (partition by person_id, engagement_state order by state_date)',
-            'state_date'
-        ) }} as run_key
+        engagement_state
     from daily_states
+    qualify
+        engagement_state is distinct from lag(engagement_state) over (
+            partition by person_id order by state_date
+        )
 ),
 
 final as (
+    -- a run holds until the day before the next begins, or until the as-of date
     select
-        person_id,
-        engagement_state,
-        cast(min(state_date) as date) as state_start_date,
-        cast(max(state_date) as date) as state_end_date
-    from runs
-    group by person_id, engagement_state, run_key
+        run_starts.person_id,
+        run_starts.engagement_state,
+        run_starts.state_date as state_start_date,
+        coalesce(
+            cast({{ dbt.dateadd(
+                'day',
+                -1,
+                'lead(run_starts.state_date) over ('
+                ~ 'partition by run_starts.person_id order by run_starts.state_date)'
+            ) }} as date),
+            as_of.as_of_date
+        ) as state_end_date
+    from run_starts
+    cross join as_of
 )
 
 select * from final

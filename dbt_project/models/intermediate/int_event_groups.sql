@@ -14,24 +14,21 @@
 ) }}
 with
 
-events as (
+events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 
-attributed as (
+attributed as not materialized (
     select * from {{ ref('int_events_attributed') }}
 ),
 
-links as (
+links as not materialized (
     select * from {{ ref('int_group_links') }}
 ),
 
 {% if is_incremental() %}
 attributed_to_place as (
-    select attributed.*
-    from attributed
-    inner join ({{ paw_changed_persons(activity_only=false) }}) as changed_persons
-        on attributed.person_id = changed_persons.person_id
+    {{ paw_rows_changed(ref('int_events_attributed'), activity_only=false) }}
 ),
 {% else %}
 attributed_to_place as (

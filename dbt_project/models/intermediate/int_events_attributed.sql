@@ -20,20 +20,20 @@
 ) }}
 with
 
-events as (
+events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 
-user_persons as (
+user_persons as not materialized (
     select * from {{ ref('int_user_persons') }}
 ),
 
-links as (
+links as not materialized (
     select * from {{ ref('int_anonymous_links') }}
 ),
 
 {% if is_incremental() %}
-attributed_before as (
+attributed_before as not materialized (
     select * from {{ this }}
 ),
 
@@ -61,7 +61,7 @@ relinked_anonymous_ids as (
     union
     select links.anonymous_id
     from links
-    inner join moved_users on links.person_id = moved_users.person_id
+    where links.person_id in (select moved_users.person_id from moved_users)
 ),
 
 events_to_attribute as (
@@ -82,7 +82,7 @@ events_to_attribute as (
         )
 ),
 {% else %}
-attributed_before as (
+attributed_before as not materialized (
     -- a full build: every event is new
     select
         cast(null as varchar) as event_id,
@@ -203,7 +203,12 @@ changed as (
                 then attributed_before.person_id
         end as previous_person_id
     from attributed
-    left join attributed_before on attributed.event_id = attributed_before.event_id
+    left join (
+        -- only the rows of the events attributed now: DuckDB would hash the whole table
+        select attributed_before.*
+        from attributed_before
+        where attributed_before.event_id in (select attributed.event_id from attributed)
+    ) as attributed_before on attributed.event_id = attributed_before.event_id
     where
         attributed_before.event_id is null
         or attributed_before.person_id <> attributed.person_id

@@ -4,15 +4,15 @@
     event at or after the exposure and within goal_window_days days of it. -#}
 with
 
-events as (
+events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 
-attributed as (
+attributed as not materialized (
     select * from {{ ref('int_events_attributed') }}
 ),
 
-experiments as (
+experiments as not materialized (
     select * from {{ ref('experiments') }}
 ),
 
@@ -57,7 +57,10 @@ goal_events as (
         events.event_timestamp
     from events
     inner join attributed on events.event_id = attributed.event_id
-    where events.is_activity
+    where
+        events.is_activity
+        -- only the goals' events: the join to every event's person is the model's cost
+        and events.event_name in (select experiments.goal_event from experiments)
 ),
 
 conversions as (

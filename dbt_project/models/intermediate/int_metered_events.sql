@@ -4,15 +4,15 @@
     one, is rejected with its reason, never counted as 0 (docs/semantics.md, usage). -#}
 with
 
-events as (
+events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 
-event_groups as (
+event_groups as not materialized (
     select * from {{ ref('int_event_groups') }}
 ),
 
-meters as (
+meters as not materialized (
     select * from {{ ref('meters') }}
 ),
 

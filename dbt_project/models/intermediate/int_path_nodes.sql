@@ -15,7 +15,7 @@
 -- depends_on: {{ ref('int_events_attributed') }}
 with recursive
 
-events as (
+events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 
@@ -24,7 +24,7 @@ activity as (
     {{ paw_rows_changed(ref('int_sessionized_activity'), by='session_id') }}
 ),
 {% else %}
-activity as (
+activity as not materialized (
     select * from {{ ref('int_sessionized_activity') }}
 ),
 {% endif %}

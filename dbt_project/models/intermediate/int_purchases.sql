@@ -6,11 +6,11 @@
 {%- set value_property = var('paw_rfm_value_property') %}
 with
 
-events as (
+events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 
-activity as (
+activity as not materialized (
     select * from {{ ref('int_sessionized_activity') }}
 ),
 

@@ -15,7 +15,7 @@
 ) }}
 with
 
-attributed as (
+attributed as not materialized (
     select * from {{ ref('int_events_attributed') }}
 ),
 

@@ -3,7 +3,7 @@
     person's person_id is the user_id of the latest alias call that merged it. -#}
 with recursive
 
-events as (
+events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 

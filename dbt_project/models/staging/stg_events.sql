@@ -8,23 +8,18 @@
 ) }}
 with
 
-lake_events as (
+lake_events as not materialized (
     select * from {{ source('lake', 'events') }}
 ),
 
-committed_events as (
+new_events as (
     select
         lake_events.*,
         {{ paw_run_id_of('lake_events.filename') }} as run_id
     from lake_events
-    where {{ paw_committed_runs_filter('lake_events.filename') }}
-),
-
-new_events as (
-    select * from committed_events
-    {%- if is_incremental() %}
-        where run_id not in (select staged.run_id from {{ this }} as staged)
-    {%- endif %}
+    where
+        {{ paw_run_id_of('lake_events.filename') }}
+        in {{ paw_committed_runs(staged_in=this if is_incremental() else none) }}
 ),
 
 final as (

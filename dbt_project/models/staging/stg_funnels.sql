@@ -2,11 +2,11 @@
     optional column of seeds/funnels.csv means, and for a funnel's number of steps. -#}
 with
 
-funnels as (
+funnels as not materialized (
     select * from {{ ref('funnels') }}
 ),
 
-funnel_steps as (
+funnel_steps as not materialized (
     select * from {{ ref('funnel_steps') }}
 ),
 

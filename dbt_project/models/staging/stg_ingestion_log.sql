@@ -1,7 +1,7 @@
 {#- The ingestion log: one row per landing file per committed run. -#}
 with
 
-ingestion_log as (
+ingestion_log as not materialized (
     select * from {{ source('lake', 'ingestion_log') }}
 ),
 

@@ -1,6 +1,6 @@
 with
 
-lake_quarantine as (
+lake_quarantine as not materialized (
     select * from {{ source('lake', 'quarantine') }}
 ),
 

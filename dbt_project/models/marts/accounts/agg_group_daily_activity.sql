@@ -1,7 +1,7 @@
 {#- Activity per group and date: one row per date and group with activity. -#}
 with
 
-activity as (
+activity as not materialized (
     select * from {{ ref('fct_events') }}
 ),
 

@@ -2,19 +2,19 @@
     it was seen, and how many persons it has (docs/semantics.md, accounts). -#}
 with
 
-links as (
+links as not materialized (
     select * from {{ ref('int_group_links') }}
 ),
 
-event_groups as (
+event_groups as not materialized (
     select * from {{ ref('int_event_groups') }}
 ),
 
-events as (
+events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 
-activity as (
+activity as not materialized (
     select * from {{ ref('int_sessionized_activity') }}
 ),
 

@@ -3,11 +3,11 @@
     on a date with data (a period that began before the data did is not emitted). -#}
 with
 
-days as (
+days as not materialized (
     select * from {{ ref('int_day_spine') }}
 ),
 
-state_runs as (
+state_runs as not materialized (
     select * from {{ ref('int_engagement_states') }}
 ),
 

@@ -1,14 +1,14 @@
 with
 
-activity as (
+activity as not materialized (
     select * from {{ ref('fct_events') }}
 ),
 
-days as (
+days as not materialized (
     select * from {{ ref('int_day_spine') }}
 ),
 
-sessions as (
+sessions as not materialized (
     select * from {{ ref('fct_sessions') }}
 ),
 
@@ -27,26 +27,72 @@ first_days as (
     group by person_id
 ),
 
+person_day_spans as (
+    -- a person counts in the WAU (MAU) of every date from an active date until 6 (29) days
+    -- later or until their next active date, whichever comes first: one person's spans never
+    -- overlap, so a date's WAU (MAU) is the spans begun by then less the spans ended by then,
+    -- a running sum over the few distinct dates instead of a join of every date to 30 days
+    select
+        person_id,
+        activity_date,
+        lead(activity_date) over (
+            partition by person_id order by activity_date
+        ) as next_activity_date
+    from person_days
+),
+
+coverage_changes as (
+    select
+        activity_date as change_date,
+        1 as wau_change,
+        1 as mau_change
+    from person_day_spans
+    union all
+    select
+        -- least skips a null: a person's last span runs its full length
+        least(
+            cast({{ dbt.dateadd('day', 7, 'activity_date') }} as date), next_activity_date
+        ) as change_date,
+        -1 as wau_change,
+        0 as mau_change
+    from person_day_spans
+    union all
+    select
+        least(
+            cast({{ dbt.dateadd('day', 30, 'activity_date') }} as date), next_activity_date
+        ) as change_date,
+        0 as wau_change,
+        -1 as mau_change
+    from person_day_spans
+),
+
+daily_changes as (
+    select
+        change_date,
+        sum(wau_change) as wau_change,
+        sum(mau_change) as mau_change
+    from coverage_changes
+    group by change_date
+),
+
+daily_active as (
+    select
+        activity_date,
+        count(*) as dau
+    from person_days
+    group by activity_date
+),
+
 rolling as (
     select
         days.activity_date,
-        count(distinct case
-            when person_days.activity_date = days.activity_date
-                then person_days.person_id
-        end) as dau,
-        count(distinct case
-            when
-                person_days.activity_date
-                >= {{ dbt.dateadd('day', -6, 'days.activity_date') }}
-                then person_days.person_id
-        end) as wau,
-        count(distinct person_days.person_id) as mau
+        coalesce(daily_active.dau, 0) as dau,
+        cast(coalesce(sum(daily_changes.wau_change), 0) as bigint) as wau,
+        cast(coalesce(sum(daily_changes.mau_change), 0) as bigint) as mau
     from days
-    left join person_days
-        on
-            days.activity_date >= person_days.activity_date
-            and person_days.activity_date >= {{ dbt.dateadd('day', -29, 'days.activity_date') }}
-    group by days.activity_date
+    left join daily_active on days.activity_date = daily_active.activity_date
+    left join daily_changes on days.activity_date >= daily_changes.change_date
+    group by days.activity_date, daily_active.dau
 ),
 
 new_persons as (

@@ -1,15 +1,15 @@
 {#- Persons in each engagement state on every date: all five states on every date, 0 allowed. -#}
 with
 
-days as (
+days as not materialized (
     select * from {{ ref('int_day_spine') }}
 ),
 
-states as (
+states as not materialized (
     select * from {{ ref('engagement_states') }}
 ),
 
-state_runs as (
+state_runs as not materialized (
     select * from {{ ref('int_engagement_states') }}
 ),
 

@@ -5,7 +5,7 @@
     one is dormant in this one. -#}
 with
 
-activity as (
+activity as not materialized (
     select * from {{ ref('fct_events') }}
 ),
 

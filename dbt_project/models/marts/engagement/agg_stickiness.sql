@@ -2,7 +2,7 @@
     distinct dates of the period (k >= 1; counts of zero persons are not emitted). -#}
 with
 
-activity as (
+activity as not materialized (
     select * from {{ ref('fct_events') }}
 ),
 

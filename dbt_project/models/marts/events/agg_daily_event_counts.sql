@@ -1,6 +1,6 @@
 with
 
-activity as (
+activity as not materialized (
     select * from {{ ref('fct_events') }}
 ),
 

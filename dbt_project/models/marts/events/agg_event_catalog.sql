@@ -3,11 +3,11 @@
     events that carry it (a key seen with two types is listed once per type). -#}
 with
 
-events as (
+events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 
-attributed as (
+attributed as not materialized (
     select * from {{ ref('int_events_attributed') }}
 ),
 
@@ -18,7 +18,6 @@ named_events as (
         events.event_type,
         events.event_name,
         events.event_timestamp,
-        events.properties,
         attributed.person_id
     from events
     inner join attributed on events.event_id = attributed.event_id
@@ -38,23 +37,22 @@ totals as (
 ),
 
 property_keys as (
+    -- events alone (no person needed): each object is parsed once for its keys and types
     select
-        named_events.namespace,
-        named_events.event_type,
-        named_events.event_name,
-        property_names.property_key,
-        {{ paw_json_type(
-            paw_json_value('named_events.properties', 'property_names.property_key')
-        ) }} as json_type,
+        events.namespace,
+        events.event_type,
+        events.event_name,
+        property_entries.key as property_key,
+        {{ paw_json_type_name('property_entries.type') }} as json_type,
         count(*) as carrying_events
-    from named_events,
-        unnest({{ paw_json_keys('named_events.properties') }}) as property_names (property_key)
-    where named_events.properties is not null
+    from events,
+        {{ paw_json_entries('events.properties') }} as property_entries
+    where events.properties is not null
     group by
-        named_events.namespace,
-        named_events.event_type,
-        named_events.event_name,
-        property_names.property_key,
+        events.namespace,
+        events.event_type,
+        events.event_name,
+        property_entries.key,
         json_type
 ),
 

@@ -8,15 +8,15 @@
 ) }}
 with
 
-stg_events as (
+stg_events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 
-sessionized as (
+sessionized as not materialized (
     select * from {{ ref('int_sessionized_activity') }}
 ),
 
-event_groups as (
+event_groups as not materialized (
     select * from {{ ref('int_event_groups') }}
 ),
 

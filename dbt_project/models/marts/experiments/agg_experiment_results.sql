@@ -2,7 +2,7 @@
     are computed by int_experiment_results (docs/semantics.md, experiments). -#}
 with
 
-results as (
+results as not materialized (
     select * from {{ ref('int_experiment_results') }}
 ),
 

@@ -1,7 +1,7 @@
 {#- One row per experiment and exposed person (the rules are in int_experiment_exposures). -#}
 with
 
-exposures as (
+exposures as not materialized (
     select * from {{ ref('int_experiment_exposures') }}
 ),
 

@@ -3,15 +3,15 @@
     funnels with a breakdown_property have rows. -#}
 with
 
-progress as (
+progress as not materialized (
     select * from {{ ref('fct_funnel_progress') }}
 ),
 
-funnels as (
+funnels as not materialized (
     select * from {{ ref('stg_funnels') }}
 ),
 
-funnel_steps as (
+funnel_steps as not materialized (
     select * from {{ ref('funnel_steps') }}
 ),
 

@@ -1,10 +1,10 @@
 with
 
-chains as (
+chains as not materialized (
     select * from {{ ref('int_funnel_chains') }}
 ),
 
-funnel_steps as (
+funnel_steps as not materialized (
     select * from {{ ref('funnel_steps') }}
 ),
 

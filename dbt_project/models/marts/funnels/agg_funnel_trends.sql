@@ -3,19 +3,19 @@
     conversion window of each of its entrants has closed by the latest activity. -#}
 with
 
-progress as (
+progress as not materialized (
     select * from {{ ref('fct_funnel_progress') }}
 ),
 
-funnels as (
+funnels as not materialized (
     select * from {{ ref('stg_funnels') }}
 ),
 
-days as (
+days as not materialized (
     select * from {{ ref('int_day_spine') }}
 ),
 
-activity as (
+activity as not materialized (
     select * from {{ ref('int_sessionized_activity') }}
 ),
 

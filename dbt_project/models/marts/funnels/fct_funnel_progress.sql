@@ -1,14 +1,14 @@
 with
 
-chains as (
+chains as not materialized (
     select * from {{ ref('int_funnel_chains') }}
 ),
 
-funnels as (
+funnels as not materialized (
     select * from {{ ref('stg_funnels') }}
 ),
 
-events as (
+events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 

@@ -1,55 +1,42 @@
 with
 
-events as (
+events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 
-attributed as (
+attributed as not materialized (
     select * from {{ ref('int_events_attributed') }}
 ),
 
-links as (
+links as not materialized (
     select * from {{ ref('int_anonymous_links') }}
 ),
 
-activity as (
+activity as not materialized (
     select * from {{ ref('fct_events') }}
 ),
 
-sessionized as (
+sessionized as not materialized (
     select * from {{ ref('int_sessionized_activity') }}
 ),
 
-state_runs as (
+state_runs as not materialized (
     select * from {{ ref('int_engagement_states') }}
 ),
 
-group_links as (
+group_links as not materialized (
     select * from {{ ref('int_group_links') }}
 ),
 
-person_events as (
-    select
-        attributed.person_id,
-        attributed.is_identified,
-        events.event_id,
-        events.event_type,
-        events.event_timestamp,
-        events.user_id,
-        events.anonymous_id,
-        events.traits
-    from events
-    inner join attributed on events.event_id = attributed.event_id
-),
-
 person_summary as (
+    -- int_events_attributed carries each event's ids and time: no join to the events needed
     select
         person_id,
         bool_or(is_identified) as is_identified,
         {{ paw_distinct_list('user_id') }} as user_ids,
         min(event_timestamp) as first_seen_at,
         max(event_timestamp) as last_seen_at
-    from person_events
+    from attributed
     group by person_id
 ),
 
@@ -57,7 +44,7 @@ person_anonymous_ids as (
     select
         person_id,
         anonymous_id
-    from person_events
+    from attributed
     where anonymous_id is not null
     union
     select
@@ -75,9 +62,14 @@ anonymous_id_lists as (
 ),
 
 identify_calls as (
-    select *
-    from person_events
-    where event_type = 'identify'
+    select
+        attributed.person_id,
+        events.event_id,
+        events.event_timestamp,
+        events.traits
+    from events
+    inner join attributed on events.event_id = attributed.event_id
+    where events.event_type = 'identify'
 ),
 
 person_traits as (

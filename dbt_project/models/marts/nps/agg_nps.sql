@@ -2,7 +2,7 @@
     counts once; nps = 100 * (promoters - detractors) / respondents. -#}
 with
 
-responses as (
+responses as not materialized (
     select * from {{ ref('fct_nps_responses') }}
 ),
 

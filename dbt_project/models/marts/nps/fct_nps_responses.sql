@@ -2,11 +2,11 @@
     it is an integer from 0 to 10 and why it is not counted otherwise. -#}
 with
 
-events as (
+events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 
-attributed as (
+attributed as not materialized (
     select * from {{ ref('int_events_attributed') }}
 ),
 

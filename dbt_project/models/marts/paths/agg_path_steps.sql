@@ -2,7 +2,7 @@
     paw_path_max_steps ($start and $end are not steps). -#}
 with
 
-path_nodes as (
+path_nodes as not materialized (
     select * from {{ ref('int_path_nodes') }}
 ),
 

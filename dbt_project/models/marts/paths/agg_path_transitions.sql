@@ -2,7 +2,7 @@
     to $end (docs/semantics.md, paths). -#}
 with
 
-path_nodes as (
+path_nodes as not materialized (
     select * from {{ ref('int_path_nodes') }}
 ),
 

@@ -7,7 +7,7 @@
     incomplete. -#}
 with
 
-activity as (
+activity as not materialized (
     select * from {{ ref('fct_events') }}
 ),
 

@@ -5,11 +5,11 @@
     incomplete. -#}
 with
 
-activity as (
+activity as not materialized (
     select * from {{ ref('int_sessionized_activity') }}
 ),
 
-purchases as (
+purchases as not materialized (
     select * from {{ ref('int_purchases') }}
 ),
 

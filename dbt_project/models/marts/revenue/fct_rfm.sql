@@ -4,11 +4,11 @@
 {%- set as_of = var('paw_rfm_as_of') %}
 with
 
-purchases as (
+purchases as not materialized (
     select * from {{ ref('int_purchases') }}
 ),
 
-events as (
+events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 

@@ -18,11 +18,11 @@ events as (
     {{ paw_rows_changed(ref('fct_events'), by='session_id') }}
 ),
 {% else %}
-events as (
+events as not materialized (
     select * from {{ ref('fct_events') }}
 ),
 
-sessionized as (
+sessionized as not materialized (
     select * from {{ ref('int_sessionized_activity') }}
 ),
 {% endif %}

@@ -3,11 +3,11 @@
     paw_usage_late_days days after its end: late events can no longer change it. -#}
 with
 
-metered as (
+metered as not materialized (
     select * from {{ ref('int_metered_events') }}
 ),
 
-events as (
+events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 

@@ -1,7 +1,7 @@
 {#- Usage per meter, subject and UTC date, from the metered events that are counted. -#}
 with
 
-metered as (
+metered as not materialized (
     select * from {{ ref('int_metered_events') }}
 ),
 

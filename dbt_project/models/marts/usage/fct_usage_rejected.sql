@@ -1,7 +1,7 @@
 {#- Metered events that are not counted, and why (a missing or non-numeric value, no subject). -#}
 with
 
-metered as (
+metered as not materialized (
     select * from {{ ref('int_metered_events') }}
 ),
 
