@@ -233,19 +233,11 @@ repeated_condition_events as (
 ),
 
 counted_events as (
-    -- an event counts once, even when it matches two different conditions
-    select distinct
-        funnel_name,
-        person_id,
-        start_event_number,
-        person_event_number,
-        event_timestamp,
-        event_id
-    from (
-        select * from first_condition_events
-        union all
-        select * from repeated_condition_events
-    ) as condition_events
+    -- an event counts once, even when it matches two different conditions (a union is
+    -- distinct)
+    select * from first_condition_events
+    union
+    select * from repeated_condition_events
 ),
 
 best_windows as (
