@@ -1,9 +1,10 @@
 """Consecutive incremental builds equal a full rebuild, mart for mart and row for row (as
 Snowplow's dbt packages test their incremental models): a landing zone fed in five batches, with
 redeliveries across batches, late events, an alias merging two persons of earlier batches, an
-identify claiming an old anonymous device and a shared device. After each batch an incremental
-build (dbt on the same warehouse, as the nightly build works on a copy of the published one);
-at the end every mart is compared with a fresh full build of the same lake."""
+identify claiming an old anonymous device, a shared device and group calls that move earlier
+events into a group. After each batch an incremental build (dbt on the same warehouse, as the
+nightly build works on a copy of the published one); at the end every mart is compared with a
+fresh full build of the same lake."""
 
 from __future__ import annotations
 
@@ -56,6 +57,8 @@ def batch_events(batch: int) -> list[dict]:
             ),
             ev(userId="carol", anonymousId="shared-laptop", event="project_created"),
             ev(messageId="redelivered", userId="alice", event="project_created"),
+            # bob's group: alice's events join it when the alias of batch 3 merges them
+            ev(type="group", userId="bob", groupId="acme", event=None, traits={"name": "Acme"}),
         ]
     if batch == 2:
         return [
@@ -67,6 +70,8 @@ def batch_events(batch: int) -> list[dict]:
                 properties={"copy": "again"},
             ),
             ev(userId="alice", event="order_completed", properties={"revenue": "19.90"}),
+            # carol's first group call: her events of batch 1 belong to it (its first link)
+            ev(type="group", userId="carol", groupId="globex", event=None, traits={}),
             # late: it happened on day 1
             ev(
                 userId="bob",
@@ -155,4 +160,9 @@ def test_five_incremental_builds_equal_a_full_rebuild(tmp_path):
         ).fetchone()[0]
         == 1
     )
+    # the group calls moved earlier events: carol's into her group, alice's into bob's
+    assert con.execute(
+        "select user_id, list(distinct group_id) from marts.fct_events "
+        "where user_id in ('alice', 'carol') group by user_id order by user_id"
+    ).fetchall() == [("alice", ["acme"]), ("carol", ["globex"])]
     assert con.execute("select count(distinct run_id) from staging.stg_events").fetchone()[0] == 5

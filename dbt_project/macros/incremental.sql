@@ -14,24 +14,23 @@
     (select coalesce(max(built.built_at), timestamp '1970-01-01') from {{ this }} as built)
 {%- endmacro %}
 
-{#- The persons whose activity (or, with activity_only=false, whose events) changed since this
-    model's last build, and from when: a new or re-attributed event changes its person, and
-    the person it left (int_events_attributed.previous_person_id), from its time on. The one
-    home of this rule for the incremental models. -#}
-{% macro paw_changed_persons(activity_only=true) -%}
-    {%- set is_counted = 'changed.is_activity' if activity_only else 'true' -%}
+{#- The persons whose activity changed since this model's last build, and from when: a new or
+    re-attributed activity event changes its person, and the person it left
+    (int_events_attributed.previous_person_id), from its time on. The one home of this rule for
+    the incremental models. -#}
+{% macro paw_changed_persons() -%}
     select
         changes.person_id,
         min(changes.event_timestamp) as changed_from
     from (
         select changed.person_id, changed.event_timestamp
         from {{ ref('int_events_attributed') }} as changed
-        where {{ is_counted }} and changed.built_at > {{ paw_watermark() }}
+        where changed.is_activity and changed.built_at > {{ paw_watermark() }}
         union all
         select changed.previous_person_id, changed.event_timestamp
         from {{ ref('int_events_attributed') }} as changed
         where
-            {{ is_counted }}
+            changed.is_activity
             and changed.built_at > {{ paw_watermark() }}
             and changed.previous_person_id is not null
     ) as changes
@@ -87,10 +86,9 @@
     select {{ columns }} from {{ arg_dict['temp_relation'] }}
 {%- endmacro %}
 
-{#- The rows of `relation` that a build redoes: those of the changed persons (by='person_id';
-    with activity_only=false, persons whose events of any kind changed) or of the changed
-    sessions (by='session_id'). -#}
-{% macro paw_rows_changed(relation, by='person_id', activity_only=true) -%}
+{#- The rows of `relation` that a build redoes: those of the changed persons (by='person_id')
+    or of the changed sessions (by='session_id'). -#}
+{% macro paw_rows_changed(relation, by='person_id') -%}
     select changed_rows.*
     from {{ relation }} as changed_rows
     -- a semi-join, not a join: DuckDB then knows that it keeps at most the relation's rows
@@ -99,7 +97,7 @@
     where changed_rows.{{ by }} in (
         select changed.{{ by }}
         from (
-            {% if by == 'session_id' %}{{ paw_changed_sessions() }}{% else %}{{ paw_changed_persons(activity_only) }}{% endif %}
+            {% if by == 'session_id' %}{{ paw_changed_sessions() }}{% else %}{{ paw_changed_persons() }}{% endif %}
         ) as changed
     )
 {%- endmacro %}

@@ -3,9 +3,11 @@
     group link at or before the event; else of the person's first link after it (the rule of
     anonymous ids); else none. Only persons with links are walked in time order.
 
-    Incremental: a build places again every event of the persons whose events changed
-    (paw_changed_persons), since a new group link can move their earlier events too, and
-    writes the rows that are new or moved. -#}
+    Incremental: an event's group depends on its own group id, its person and that person's
+    links alone. A build places the events that are new or moved to another person
+    (int_events_attributed rows newer than its own), and every event of the persons whose links
+    changed (a group call of theirs is new, or moved to or from them), and writes the rows that
+    are new or moved. -#}
 {{ config(
     materialized='incremental',
     unique_key='event_id',
@@ -27,8 +29,32 @@ links as not materialized (
 ),
 
 {% if is_incremental() %}
+reattributed as not materialized (
+    select * from attributed where attributed.built_at > {{ paw_watermark() }}
+),
+
+relinked_persons as (
+    -- a group call that is new, or moved to or from a person, changes that person's links
+    select reattributed.person_id as person_id
+    from reattributed
+    where reattributed.event_id in (select links.event_id from links)
+    union
+    select reattributed.previous_person_id as person_id
+    from reattributed
+    where
+        reattributed.previous_person_id is not null
+        and reattributed.event_id in (select links.event_id from links)
+),
+
 attributed_to_place as (
-    {{ paw_rows_changed(ref('int_events_attributed'), activity_only=false) }}
+    -- the new and re-attributed events, and every event of the persons whose links changed
+    select * from reattributed
+    union all
+    select attributed.*
+    from attributed
+    where
+        attributed.built_at <= {{ paw_watermark() }}
+        and attributed.person_id in (select relinked_persons.person_id from relinked_persons)
 ),
 {% else %}
 attributed_to_place as (

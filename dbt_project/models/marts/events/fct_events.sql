@@ -43,7 +43,8 @@ parsed as (
         events.*,
         sessionized.person_id,
         sessionized.session_id,
-        event_groups.group_id,
+        -- not the event's own group id (events.group_id), which is only a part of the rule
+        event_groups.group_id as placed_group_id,
         {{ paw_json_texts('events.properties', paw_property_paths()) }} as property_texts,
         {{ paw_json_texts('events.context', paw_context_paths()) }} as context_texts
     from events
@@ -56,7 +57,7 @@ final as (
         event_id,
         person_id,
         session_id,
-        group_id,
+        placed_group_id as group_id,
         event_timestamp,
         event_date,
         event_name,
