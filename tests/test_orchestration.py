@@ -86,7 +86,7 @@ def test_dbt_receives_paws_settings_as_vars_and_never_a_secret():
     assert json.loads(args[2]) == {
         "paw_lake_url": settings.lake_url,
         "paw_secret_directory": "/tmp/secrets",
-        "paw_duckdb_memory_limit": "6GB",
+        "paw_duckdb_memory_limit": "2GB",
         "paw_session_timeout_minutes": 10,
         "paw_warehouse_path": "/w.duckdb",
         "paw_warehouse_access": "automatic",

@@ -6,6 +6,23 @@ path_nodes as not materialized (
     select * from {{ ref('int_path_nodes') }}
 ),
 
+steps as not materialized (
+    select
+        from_nodes.session_id,
+        from_nodes.person_id,
+        from_nodes.node as from_node,
+        to_nodes.node as to_node,
+        cast(
+            {{ paw_seconds_between('from_nodes.last_event_at', 'to_nodes.first_event_at') }}
+            as double
+        ) as seconds
+    from path_nodes as from_nodes
+    inner join path_nodes as to_nodes
+        on
+            from_nodes.session_id = to_nodes.session_id
+            and from_nodes.node_number + 1 = to_nodes.node_number
+),
+
 last_nodes as (
     select
         session_id,
@@ -24,20 +41,7 @@ edges as (
     from path_nodes
     where node_number = 1
     union all
-    select
-        from_nodes.session_id,
-        from_nodes.person_id,
-        from_nodes.node as from_node,
-        to_nodes.node as to_node,
-        cast(
-            {{ paw_seconds_between('from_nodes.last_event_at', 'to_nodes.first_event_at') }}
-            as double
-        ) as seconds
-    from path_nodes as from_nodes
-    inner join path_nodes as to_nodes
-        on
-            from_nodes.session_id = to_nodes.session_id
-            and from_nodes.node_number + 1 = to_nodes.node_number
+    select * from steps
     union all
     select
         path_nodes.session_id,
@@ -52,16 +56,65 @@ edges as (
             and path_nodes.node_number = last_nodes.last_number
 ),
 
-final as (
+session_edges as (
+    -- counted per session, then per person, then per edge: groupings DuckDB can spill to disk,
+    -- where distinct counts over every transition held them all in memory (out of memory under
+    -- 2 GB at 10M events)
     select
         from_node,
         to_node,
-        count(*) as transitions,
-        count(distinct session_id) as sessions,
-        count(distinct person_id) as persons,
-        median(seconds) as median_seconds
+        session_id,
+        any_value(person_id) as person_id,
+        count(*) as transitions
     from edges
+    group by from_node, to_node, session_id
+),
+
+person_edges as (
+    select
+        from_node,
+        to_node,
+        person_id,
+        sum(transitions) as transitions,
+        count(*) as sessions
+    from session_edges
+    group by from_node, to_node, person_id
+),
+
+edge_counts as (
+    select
+        from_node,
+        to_node,
+        cast(sum(transitions) as bigint) as transitions,
+        cast(sum(sessions) as bigint) as sessions,
+        count(*) as persons
+    from person_edges
     group by from_node, to_node
+),
+
+edge_medians as (
+    -- only the transitions between two nodes have a time
+    select
+        from_node,
+        to_node,
+        median(seconds) as median_seconds
+    from steps
+    group by from_node, to_node
+),
+
+final as (
+    select
+        edge_counts.from_node,
+        edge_counts.to_node,
+        edge_counts.transitions,
+        edge_counts.sessions,
+        edge_counts.persons,
+        edge_medians.median_seconds
+    from edge_counts
+    left join edge_medians
+        on
+            edge_counts.from_node = edge_medians.from_node
+            and edge_counts.to_node = edge_medians.to_node
 )
 
 select * from final
