@@ -229,13 +229,15 @@ def _daily(path: Path, series: dict[str, list[float]]) -> duckdb.DuckDBPyConnect
 
 
 def test_usage_anomaly_flags_a_latest_day_far_from_the_trailing_median(tmp_path):
-    usual = [100, 104, 96, 101, 99, 103, 97, 100, 102, 98] * 2  # 20 days, MAD 2
+    usual = [100, 110, 90, 105, 95, 108, 92, 100, 104, 96] * 2  # 20 days, median 100, MAD 5
+    steady = [1000, 1004, 996, 1001, 999, 1003, 997, 1000, 1002, 998] * 2  # MAD 2
     con = _daily(
         tmp_path / "w.duckdb",
         {
-            "spiking": usual + [111],  # 11 from the median: z = 0.6745 * 11 / 2 = 3.7
-            "steady": usual + [110],  # 10 from the median: z = 3.4, within 3.5
+            "spiking": usual + [127],  # 27 from the median: z = 0.6745 * 27 / 5 = 3.6, 27%
+            "wobbling": usual + [125],  # 25 from the median: z = 3.4, within 3.5
             "young": usual[:10] + [1000],  # 10 days of history: too little to judge
+            "steady": steady + [985],  # z = 0.6745 * 15 / 2 = 5.1, but 1.5% under its median
         },
     )
     result = usage_anomaly_result(con)
@@ -243,4 +245,4 @@ def test_usage_anomaly_flags_a_latest_day_far_from_the_trailing_median(tmp_path)
     assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
     subjects = result.metadata["subjects"].value
     assert [s["subject_id"] for s in subjects] == ["spiking"]
-    assert subjects[0]["trailing_median"] == 100 and subjects[0]["mad"] == 2
+    assert subjects[0]["trailing_median"] == 100 and subjects[0]["mad"] == 5

@@ -19,6 +19,10 @@ USAGE_DAILY = dg.AssetKey(["marts", "fct_usage_daily"])
 # some days and not on others.
 ANOMALY_Z = 3.5
 MAD_TO_Z = 0.6745
+# ... and it is at least this far from the median, relative to it: a steady subject's MAD is a
+# few percent of its level, so an ordinary dip scored above 3.5 (the sample's org_initech, 6.5%
+# under its median on 2026-12-03: z 3.54) and warned on some days and not on others.
+MIN_RELATIVE_CHANGE = 0.2
 TRAILING_DAYS = 28
 MIN_HISTORY_DAYS = 14
 SHOWN_SUBJECTS = 50
@@ -62,6 +66,8 @@ inner join marts.fct_usage_daily as daily
 where spread.history_days >= {MIN_HISTORY_DAYS}
     and spread.mad > 0
     and {MAD_TO_Z} * abs(daily.value - spread.trailing_median) > {ANOMALY_Z} * spread.mad
+    and abs(daily.value - spread.trailing_median)
+        >= {MIN_RELATIVE_CHANGE} * abs(spread.trailing_median)
 order by spread.meter_name, spread.subject_type, spread.subject_id
 """
 
@@ -82,8 +88,9 @@ order by spread.meter_name, spread.subject_type, spread.subject_id
             description=(
                 f"Warns when a subject's latest day has a modified z-score above {ANOMALY_Z} "
                 f"({MAD_TO_Z} x its distance from its trailing {TRAILING_DAYS}-day median / the "
-                f"median absolute deviation; subjects with at least {MIN_HISTORY_DAYS} days of "
-                "history and some spread in it)."
+                f"median absolute deviation) and is at least {MIN_RELATIVE_CHANGE:.0%} away "
+                f"from that median (subjects with at least {MIN_HISTORY_DAYS} days of history "
+                "and some spread in it)."
             ),
         ),
     ],
