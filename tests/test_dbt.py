@@ -253,6 +253,36 @@ def test_uniqueness_tests_check_the_keys_of_the_rows_a_build_wrote(built, tmp_pa
     assert result.failed == {"stg_events_event_id_is_unique", "int_event_groups_event_id_is_unique"}
 
 
+def test_the_reconciliation_compares_what_a_build_wrote_while_counts_agree(built, tmp_path):
+    """docs/orchestration.md, data tests: with a newer build's rows in fct_events, an event lost
+    from an earlier build's rows makes the counts disagree and every event is compared; while
+    they agree, a row the newest build wrote that is no staged activity event fails."""
+    settings, _ = built
+    reconciliation = "assert_every_activity_event_in_fct_events_once"
+    newest_row = (
+        "update marts.fct_events set built_at = built_at + interval 1 day "
+        "where event_id = (select max(event_id) from marts.fct_events)"
+    )
+    lost, stray = tmp_path / "lost.duckdb", tmp_path / "stray.duckdb"
+    for copy in (lost, stray):
+        shutil.copyfile(settings.warehouse_path, copy)
+    with duckdb.connect(str(lost)) as con:
+        con.execute(newest_row)
+        con.execute(
+            "delete from marts.fct_events "
+            "where event_id = (select min(event_id) from marts.fct_events)"
+        )
+    with duckdb.connect(str(stray)) as con:
+        con.execute(newest_row)
+        con.execute(
+            "update marts.fct_events set event_id = 'never-staged' "
+            "where event_id = (select max(event_id) from marts.fct_events)"
+        )
+    for copy in (lost, stray):
+        result = run_dbt(["test", "--select", reconciliation], settings.with_warehouse(str(copy)))
+        assert result.failed == {reconciliation}, copy.name
+
+
 def test_a_redelivery_across_runs_keeps_the_first_committed_copy(tmp_path):
     env = local_env(tmp_path)
     settings = Settings.from_env(env)
