@@ -11,29 +11,67 @@ attributed as not materialized (
     select * from {{ ref('int_events_attributed') }}
 ),
 
-named_events as (
+activity as not materialized (
+    select * from {{ ref('fct_events') }}
+),
+
+event_persons as (
+    -- each event's person: fct_events carries it for activity events (most of them), so only
+    -- the other events are joined to their attribution
     select
-        events.event_id,
+        namespace,
+        event_type,
+        event_name,
+        person_id
+    from activity
+    union all
+    select
         events.namespace,
         events.event_type,
         events.event_name,
-        events.event_timestamp,
         attributed.person_id
     from events
     inner join attributed on events.event_id = attributed.event_id
+    where not events.is_activity
 ),
 
-totals as (
+name_persons as (
+    select
+        namespace,
+        event_type,
+        event_name,
+        count(distinct person_id) as persons
+    from event_persons
+    group by namespace, event_type, event_name
+),
+
+name_counts as (
     select
         namespace,
         event_type,
         event_name,
         count(*) as events,
-        count(distinct person_id) as persons,
         min(event_timestamp) as first_seen_at,
         max(event_timestamp) as last_seen_at
-    from named_events
+    from events
     group by namespace, event_type, event_name
+),
+
+totals as (
+    select
+        name_counts.namespace,
+        name_counts.event_type,
+        name_counts.event_name,
+        name_counts.events,
+        coalesce(name_persons.persons, 0) as persons,
+        name_counts.first_seen_at,
+        name_counts.last_seen_at
+    from name_counts
+    left join name_persons
+        on
+            name_counts.namespace = name_persons.namespace
+            and name_counts.event_type = name_persons.event_type
+            and name_counts.event_name is not distinct from name_persons.event_name
 ),
 
 property_keys as (
