@@ -67,6 +67,7 @@ person_events as (
         events.event_id,
         attributed_to_place.person_id,
         events.event_timestamp,
+        events.is_activity,
         coalesce(events.group_id, {{ paw_json_text('events.context', '$.groupId') }})
             as own_group_id
     from events
@@ -130,6 +131,9 @@ placed as (
     select
         person_events.event_id,
         person_events.person_id,
+        -- carried for the group marts, which then need no join to the 10M staged events
+        person_events.event_timestamp,
+        person_events.is_activity,
         coalesce(person_events.own_group_id, linked_events.group_id) as group_id,
         case
             when person_events.own_group_id is not null then 'event'

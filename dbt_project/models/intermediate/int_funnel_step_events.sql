@@ -1,13 +1,15 @@
 {#- Every activity event that matches a funnel step (an event may match several steps).
 
-    Incremental: a build replaces every row of the persons whose activity changed
-    (paw_changed_persons), their whole history, since their later events' numbers move. -#}
+    Incremental: a build matches the activity events whose int_sessionized_activity row is
+    newer than its own rows (new, re-attributed, or renumbered by an earlier event arriving
+    late: the walk rewrites exactly those), and replaces their rows. Whether an event matches a
+    step never changes; its person and number can. -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='paw_replace_persons',
+    unique_key='event_id',
+    incremental_strategy='delete+insert',
     on_schema_change='fail',
 ) }}
--- depends_on: {{ ref('int_events_attributed') }}
 with
 
 events as not materialized (
@@ -16,11 +18,22 @@ events as not materialized (
 
 {% if is_incremental() %}
 activity as (
-    {{ paw_rows_changed(ref('int_sessionized_activity')) }}
+    select * from {{ ref('int_sessionized_activity') }} as walked
+    where walked.built_at > {{ paw_watermark() }}
+),
+
+events_to_match as (
+    -- a semi-join first: the property of a step is read only from the events walked again
+    select * from events
+    where events.event_id in (select activity.event_id from activity)
 ),
 {% else %}
 activity as not materialized (
     select * from {{ ref('int_sessionized_activity') }}
+),
+
+events_to_match as not materialized (
+    select * from events
 ),
 {% endif %}
 
@@ -33,7 +46,7 @@ matching_events as (
         funnel_steps.funnel_name,
         funnel_steps.step_number,
         events.event_id
-    from events
+    from events_to_match as events
     inner join funnel_steps on events.event_name = funnel_steps.event_name
     where
         events.is_activity

@@ -10,23 +10,18 @@ event_groups as not materialized (
     select * from {{ ref('int_event_groups') }}
 ),
 
-events as not materialized (
-    select * from {{ ref('stg_events') }}
-),
-
 activity as not materialized (
     select * from {{ ref('int_sessionized_activity') }}
 ),
 
 grouped_events as (
     select
-        event_groups.group_id,
-        event_groups.person_id,
-        events.event_timestamp,
-        events.is_activity
+        group_id,
+        person_id,
+        event_timestamp,
+        is_activity
     from event_groups
-    inner join events on event_groups.event_id = events.event_id
-    where event_groups.group_id is not null
+    where group_id is not null
 ),
 
 seen as (

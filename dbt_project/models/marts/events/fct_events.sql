@@ -12,29 +12,44 @@ stg_events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 
+{% if is_incremental() %}
+changed_events as (
+    select built.event_id
+    from {{ ref('int_sessionized_activity') }} as built
+    where built.built_at > {{ paw_watermark() }}
+    union
+    select built.event_id
+    from {{ ref('int_event_groups') }} as built
+    where built.built_at > {{ paw_watermark() }}
+),
+
+-- semi-joins on every input: each large table is probed against the changed events' ids,
+-- where joins hashed whole 10M-row tables to rewrite a tenth of them
+events as (
+    select * from stg_events
+    where stg_events.event_id in (select changed_events.event_id from changed_events)
+),
+
+sessionized as (
+    select * from {{ ref('int_sessionized_activity') }} as built
+    where built.event_id in (select changed_events.event_id from changed_events)
+),
+
+event_groups as (
+    select * from {{ ref('int_event_groups') }} as built
+    where built.event_id in (select changed_events.event_id from changed_events)
+),
+{% else %}
+events as not materialized (
+    select * from stg_events
+),
+
 sessionized as not materialized (
     select * from {{ ref('int_sessionized_activity') }}
 ),
 
 event_groups as not materialized (
     select * from {{ ref('int_event_groups') }}
-),
-
-{% if is_incremental() %}
-changed_events as (
-    select event_id from sessionized where built_at > {{ paw_watermark() }}
-    union
-    select event_id from event_groups where built_at > {{ paw_watermark() }}
-),
-
-events as (
-    select stg_events.*
-    from stg_events
-    inner join changed_events on stg_events.event_id = changed_events.event_id
-),
-{% else %}
-events as (
-    select * from stg_events
 ),
 {% endif %}
 
