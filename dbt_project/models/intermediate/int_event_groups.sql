@@ -1,7 +1,8 @@
 {#- Every event's group (docs/semantics.md, accounts): its own group id when it carries one
     (top-level groupId / group_id, or context.groupId); else the group of its person's latest
     group link at or before the event; else of the person's first link after it (the rule of
-    anonymous ids); else none. Only persons with links are walked in time order.
+    anonymous ids); else none. Most persons are linked to one group only: their events need no
+    timeline. Only the persons linked to several groups are walked in time order.
 
     Incremental: an event's group depends on its own group id, its person and that person's
     links alone. A build places the events that are new or moved to another person
@@ -78,15 +79,42 @@ placed_persons as (
     select distinct person_id from person_events
 ),
 
-linked_persons as (
-    select distinct links.person_id
+link_summary as (
+    select
+        links.person_id,
+        count(distinct links.group_id) as linked_groups,
+        min(links.group_id) as only_group_id,
+        min(links.linked_at) as first_linked_at
     from links
     inner join placed_persons on links.person_id = placed_persons.person_id
+    group by links.person_id
+),
+
+single_group_events as (
+    -- a person linked to one group only: every event without a group of its own is that
+    -- group's, from its first link on ("at or before") and before it ("first link after")
+    select
+        person_events.event_id,
+        link_summary.only_group_id as group_id,
+        case
+            when person_events.event_timestamp >= link_summary.first_linked_at
+                then 'link_before'
+            else 'link_after'
+        end as group_source
+    from person_events
+    inner join link_summary on person_events.person_id = link_summary.person_id
+    where person_events.own_group_id is null and link_summary.linked_groups = 1
+),
+
+multi_group_persons as (
+    select person_id
+    from link_summary
+    where linked_groups > 1
 ),
 
 timeline as (
-    -- links and the linked persons' events without a group of their own, on one timeline per
-    -- person; at equal times a link comes first ("at or before")
+    -- links and the events without a group of their own of the persons linked to several
+    -- groups, on one timeline per person; at equal times a link comes first ("at or before")
     select
         links.person_id,
         links.linked_at as at_time,
@@ -94,7 +122,7 @@ timeline as (
         links.group_id as link_group_id,
         cast(null as varchar) as event_id
     from links
-    inner join linked_persons on links.person_id = linked_persons.person_id
+    inner join multi_group_persons on links.person_id = multi_group_persons.person_id
     union all
     select
         person_events.person_id,
@@ -103,7 +131,7 @@ timeline as (
         cast(null as varchar) as link_group_id,
         person_events.event_id
     from person_events
-    inner join linked_persons on person_events.person_id = linked_persons.person_id
+    inner join multi_group_persons on person_events.person_id = multi_group_persons.person_id
     where person_events.own_group_id is null
 ),
 
@@ -118,6 +146,8 @@ filled as (
 ),
 
 linked_events as (
+    select * from single_group_events
+    union all
     select
         event_id,
         coalesce(group_before, group_after) as group_id,

@@ -10,7 +10,8 @@ final as (
     select
         node_number as step_number,
         node,
-        count(distinct session_id) as sessions,
+        -- a session has one node per number (int_path_nodes' key): its rows are its sessions
+        count(*) as sessions,
         count(distinct person_id) as persons
     from path_nodes
     where node_number <= {{ var('paw_path_max_steps') }}
