@@ -80,55 +80,86 @@ first_reached as (
     group by ordered_chains.funnel_name, ordered_chains.person_id, ordered_chains.chain_length
 ),
 
-strict_activity as (
-    select
-        first_reached.funnel_name,
-        first_reached.person_id,
-        activity.event_id,
-        activity.person_event_number
-    from first_reached
-    inner join activity
+strict_step_numbers as (
+    -- strict funnels: the event numbers of each person's step events from their first step-1
+    -- event on. A person's activity is numbered 1, 2, 3, ... so a number missing here is an
+    -- event that matches no step: where the funnel stops, unless it stopped earlier
+    select distinct
+        step_events.funnel_name,
+        step_events.person_id,
+        step_events.person_event_number
+    from step_events
+    inner join first_reached
         on
-            first_reached.person_id = activity.person_id
-            and first_reached.first_reached_event_number < activity.person_event_number
+            step_events.funnel_name = first_reached.funnel_name
+            and step_events.person_id = first_reached.person_id
+            and step_events.person_event_number >= first_reached.first_reached_event_number
     where first_reached.step_number = 1
 ),
 
-strict_verdicts as (
+first_non_step_events as (
+    -- the first number after the first step-1 event that no step event has (it may be past
+    -- the person's last event: then it stops nothing)
     select
-        strict_activity.funnel_name,
-        strict_activity.person_id,
-        strict_activity.person_event_number,
-        coalesce(
-            bool_or(
-                step_events.step_number = 1
-                or previous_step.first_reached_event_number < strict_activity.person_event_number
-            ),
-            false
-        ) as may_continue
-    from strict_activity
-    left join step_events
+        strict_step_numbers.funnel_name,
+        strict_step_numbers.person_id,
+        min(strict_step_numbers.person_event_number) + 1 as stopped_at_event_number
+    from strict_step_numbers
+    anti join strict_step_numbers as next_numbers
         on
-            strict_activity.funnel_name = step_events.funnel_name
-            and strict_activity.event_id = step_events.event_id
+            strict_step_numbers.funnel_name = next_numbers.funnel_name
+            and strict_step_numbers.person_id = next_numbers.person_id
+            and strict_step_numbers.person_event_number + 1 = next_numbers.person_event_number
+    group by strict_step_numbers.funnel_name, strict_step_numbers.person_id
+),
+
+strict_verdicts as (
+    -- a step event after the first step-1 event lets the funnel read on when it matches step
+    -- 1, or a step whose previous step was reached before it
+    select
+        step_events.funnel_name,
+        step_events.person_id,
+        step_events.person_event_number,
+        bool_or(
+            step_events.step_number = 1
+            or coalesce(
+                previous_step.first_reached_event_number < step_events.person_event_number,
+                false
+            )
+        ) as may_continue
+    from step_events
+    inner join first_reached as first_step
+        on
+            step_events.funnel_name = first_step.funnel_name
+            and step_events.person_id = first_step.person_id
+            and step_events.person_event_number > first_step.first_reached_event_number
     left join first_reached as previous_step
         on
-            strict_activity.funnel_name = previous_step.funnel_name
-            and strict_activity.person_id = previous_step.person_id
+            step_events.funnel_name = previous_step.funnel_name
+            and step_events.person_id = previous_step.person_id
             and step_events.step_number - 1 = previous_step.step_number
+    where first_step.step_number = 1
     group by
-        strict_activity.funnel_name,
-        strict_activity.person_id,
-        strict_activity.person_event_number
+        step_events.funnel_name,
+        step_events.person_id,
+        step_events.person_event_number
 ),
 
 strict_stops as (
     select
         funnel_name,
         person_id,
-        min(person_event_number) as stopped_at_event_number
-    from strict_verdicts
-    where not may_continue
+        min(stopped_at_event_number) as stopped_at_event_number
+    from (
+        select * from first_non_step_events
+        union all
+        select
+            funnel_name,
+            person_id,
+            person_event_number as stopped_at_event_number
+        from strict_verdicts
+        where not may_continue
+    ) as stops
     group by funnel_name, person_id
 ),
 

@@ -43,6 +43,7 @@ session_events as (
         activity.person_id,
         activity.event_id,
         activity.event_timestamp,
+        activity.person_event_number,
         events.event_type,
         events.event_name,
         coalesce(
@@ -90,6 +91,7 @@ nodes as (
         session_events.person_id,
         session_events.event_id,
         session_events.event_timestamp,
+        session_events.person_event_number,
         case session_events.event_type
             when 'page' then 'page:' || coalesce(cleaned_paths.cleaned_path, '')
             when 'screen' then 'screen:' || coalesce(session_events.screen_name, '')
@@ -103,9 +105,9 @@ run_starts as (
     select
         *,
         coalesce(
-            node != lag(node) over (
-                partition by session_id order by event_timestamp, event_id
-            ),
+            -- a person's event number orders their activity by time, then event id: one
+            -- integer to sort by instead of a time and a text
+            node != lag(node) over (partition by session_id order by person_event_number),
             true
         ) as is_run_start
     from nodes
@@ -115,7 +117,7 @@ numbered as (
     select
         *,
         sum(case when is_run_start then 1 else 0 end) over (
-            partition by session_id order by event_timestamp, event_id
+            partition by session_id order by person_event_number
             rows between unbounded preceding and current row
         ) as node_number
     from run_starts
@@ -126,7 +128,7 @@ final as (
         session_id,
         person_id,
         cast(node_number as integer) as node_number,
-        {{ paw_first_by('node', '(event_timestamp, event_id)') }} as node,
+        any_value(node) as node,  -- a run's events share their node
         min(event_timestamp) as first_event_at,
         max(event_timestamp) as last_event_at,
         {{ paw_built_at() }} as built_at
