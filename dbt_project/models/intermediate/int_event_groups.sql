@@ -92,7 +92,9 @@ link_summary as (
 
 single_group_events as (
     -- a person linked to one group only: every event without a group of its own is that
-    -- group's, from its first link on ("at or before") and before it ("first link after")
+    -- group's, from its first link on ("at or before") and before it ("first link after"):
+    -- paw_links_before_and_after's rule for one link value, held equal to it by the unit test
+    -- a_person_of_one_group_needs_no_timeline_and_follows_the_same_rule
     select
         person_events.event_id,
         link_summary.only_group_id as group_id,
