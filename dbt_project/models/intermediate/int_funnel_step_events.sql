@@ -17,7 +17,7 @@ events as not materialized (
 ),
 
 {% if is_incremental() %}
-activity as (
+activity as not materialized (
     select * from {{ ref('int_sessionized_activity') }} as walked
     where walked.built_at > {{ paw_watermark() }}
 ),

@@ -25,17 +25,17 @@ changed_events as (
 
 -- semi-joins on every input: each large table is probed against the changed events' ids,
 -- where joins hashed whole 10M-row tables to rewrite a tenth of them
-events as (
+events as not materialized (
     select * from stg_events
     where stg_events.event_id in (select changed_events.event_id from changed_events)
 ),
 
-sessionized as (
+sessionized as not materialized (
     select * from {{ ref('int_sessionized_activity') }} as built
     where built.event_id in (select changed_events.event_id from changed_events)
 ),
 
-event_groups as (
+event_groups as not materialized (
     select * from {{ ref('int_event_groups') }} as built
     where built.event_id in (select changed_events.event_id from changed_events)
 ),
