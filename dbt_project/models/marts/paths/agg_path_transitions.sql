@@ -23,51 +23,36 @@ steps as not materialized (
             and from_nodes.node_number + 1 = to_nodes.node_number
 ),
 
-last_nodes as (
-    select
-        session_id,
-        max(node_number) as last_number
-    from path_nodes
-    group by session_id
-),
-
-edges as (
-    select
-        session_id,
-        person_id,
-        '$start' as from_node,
-        node as to_node,
-        cast(null as double) as seconds
-    from path_nodes
-    where node_number = 1
-    union all
-    select * from steps
-    union all
-    select
-        path_nodes.session_id,
-        path_nodes.person_id,
-        path_nodes.node as from_node,
-        '$end' as to_node,
-        cast(null as double) as seconds
-    from path_nodes
-    inner join last_nodes
-        on
-            path_nodes.session_id = last_nodes.session_id
-            and path_nodes.node_number = last_nodes.last_number
-),
-
-session_edges as (
-    -- counted per session, then per person, then per edge: groupings DuckDB can spill to disk,
-    -- where distinct counts over every transition held them all in memory (out of memory under
-    -- 2 GB at 10M events)
+session_steps as (
+    -- a session's steps between two nodes can repeat: counted per session, then per person
+    -- (groupings DuckDB can spill to disk, where distinct counts over every transition held
+    -- them all in memory: out of memory under 2 GB at 10M events)
     select
         from_node,
         to_node,
         session_id,
         any_value(person_id) as person_id,
         count(*) as transitions
-    from edges
+    from steps
     group by from_node, to_node, session_id
+),
+
+path_ends as (
+    -- $start before each session's first node and $end after its last: once per session, so
+    -- they need no counting per session
+    select
+        '$start' as from_node,
+        node as to_node,
+        person_id
+    from path_nodes
+    where node_number = 1
+    union all
+    select
+        {{ paw_last_by('node', 'node_number') }} as from_node,
+        '$end' as to_node,
+        any_value(person_id) as person_id
+    from path_nodes
+    group by session_id
 ),
 
 person_edges as (
@@ -77,7 +62,16 @@ person_edges as (
         person_id,
         sum(transitions) as transitions,
         count(*) as sessions
-    from session_edges
+    from session_steps
+    group by from_node, to_node, person_id
+    union all
+    select
+        from_node,
+        to_node,
+        person_id,
+        count(*) as transitions,
+        count(*) as sessions
+    from path_ends
     group by from_node, to_node, person_id
 ),
 
