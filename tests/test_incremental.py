@@ -166,3 +166,23 @@ def test_five_incremental_builds_equal_a_full_rebuild(tmp_path):
         "where user_id in ('alice', 'carol') group by user_id order by user_id"
     ).fetchall() == [("alice", ["acme"]), ("carol", ["globex"])]
     assert con.execute("select count(distinct run_id) from staging.stg_events").fetchone()[0] == 5
+
+
+def test_runs_no_longer_committed_are_unstaged_by_an_incremental_build(tmp_path):
+    """docs/orchestration.md: stg_events and the per-run counts of int_event_property_keys
+    forget the rows of a run that the lake no longer has committed (its log entry gone), and
+    keep every other run's, in a plain incremental `dbt build`."""
+    env = PawEnv(tmp_path, Settings.from_env(local_env(tmp_path)))
+    runs = []
+    for batch in (1, 2):
+        env.write_lines(f"batch-{batch}/events.ndjson", [event(messageId=f"m{batch}")])
+        ingest(env.settings)
+        runs.append(sorted((env.lake / "_ingestion_log").glob("*.parquet"))[-1].stem)
+    models = ["build", "--select", "stg_events", "int_event_property_keys", *BUILD[1:]]
+    assert run_dbt(models, env.settings).success
+    (env.lake / "_ingestion_log" / f"{runs[0]}.parquet").unlink()  # the lake lost run 1
+    result = run_dbt(models, env.settings)
+    assert result.success, result.output[-3000:]
+    con = duckdb.connect(env.settings.warehouse_path, read_only=True)
+    for table in ("staging.stg_events", "intermediate.int_event_property_keys"):
+        assert con.execute(f"select distinct run_id from {table}").fetchall() == [(runs[1],)]

@@ -8,15 +8,10 @@
     {#- named outside `execute`, so that parsing records the model's dependency on the log -#}
     {%- set ingestion_log = source('lake', 'ingestion_log') -%}
     {%- if execute and flags.WHICH in ('run', 'build') -%}
-        {%- set runs = run_query(
-            'select distinct run_id from ' ~ ingestion_log ~ ' order by 1'
-        ).columns[0].values() | list -%}
+        {%- set runs = paw_committed_run_ids() -%}
         {%- if staged_in is not none -%}
             {#- two distinct lists, compared here: DuckDB's except of the two takes 50x longer -#}
-            {%- set staged = run_query(
-                'select distinct run_id from ' ~ staged_in
-            ).columns[0].values() | list -%}
-            {%- set runs = runs | reject('in', staged) | list -%}
+            {%- set runs = runs | reject('in', paw_staged_run_ids(staged_in)) | list -%}
         {%- endif -%}
         {#- no run: a list that matches nothing -#}
         {{ paw_quoted_list(runs) if runs else '(select null where false)' }}
@@ -31,6 +26,20 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The committed runs' ids, in order (only while a build executes: it queries the log). -#}
+{% macro paw_committed_run_ids() -%}
+    {{ return(run_query(
+        'select distinct run_id from ' ~ source('lake', 'ingestion_log') ~ ' order by 1'
+    ).columns[0].values() | list) }}
+{%- endmacro %}
+
+{#- The ids of the runs staged in `relation` (a model with a run_id column). -#}
+{% macro paw_staged_run_ids(relation) -%}
+    {{ return(run_query(
+        'select distinct run_id from ' ~ relation
+    ).columns[0].values() | list) }}
+{%- endmacro %}
+
 {#- A lake file of a committed run. -#}
 {% macro paw_committed_runs_filter(filename_column) -%}
     {{ paw_run_id_of(filename_column) }} in {{ paw_committed_runs() }}
@@ -42,9 +51,17 @@
 {%- endmacro %}
 
 {#- Before an incremental build of a staging model: forget the rows of runs that are no longer
-    committed in the lake (a lake rebuilt or pruned since), so that they are never kept. -#}
+    committed in the lake (a lake rebuilt or pruned since), so that they are never kept. The
+    runs are compared here, as lists: almost always every staged run is still committed and
+    nothing is deleted, where a delete testing every row took 0.8 s a night at 10M events. -#}
 {% macro paw_unstage_uncommitted_runs() -%}
-    {%- if is_incremental() %}
+    {%- if is_incremental() and execute and flags.WHICH in ('run', 'build') -%}
+        {%- set committed = paw_committed_run_ids() -%}
+        {%- set uncommitted = paw_staged_run_ids(this) | reject('in', committed) | list -%}
+        {%- if uncommitted %}
+        delete from {{ this }} where run_id in {{ paw_quoted_list(uncommitted) }}
+        {%- endif -%}
+    {%- elif is_incremental() %}
         delete from {{ this }} where run_id not in {{ paw_committed_runs() }}
     {%- endif %}
 {%- endmacro %}

@@ -15,6 +15,10 @@ activity as not materialized (
     select * from {{ ref('fct_events') }}
 ),
 
+run_property_keys as not materialized (
+    select * from {{ ref('int_event_property_keys') }}
+),
+
 event_persons as (
     -- each event's person: fct_events carries it for activity events (most of them), so only
     -- the other events are joined to their attribution
@@ -75,23 +79,16 @@ totals as (
 ),
 
 property_keys as (
-    -- events alone (no person needed): each object is parsed once for its keys and types
+    -- counted per run as each run is staged: the properties are not parsed again
     select
-        events.namespace,
-        events.event_type,
-        events.event_name,
-        property_entries.key as property_key,
-        {{ paw_json_type_name('property_entries.type') }} as json_type,
-        count(*) as carrying_events
-    from events,
-        {{ paw_json_entries('events.properties') }} as property_entries
-    where events.properties is not null
-    group by
-        events.namespace,
-        events.event_type,
-        events.event_name,
-        property_entries.key,
-        json_type
+        namespace,
+        event_type,
+        event_name,
+        property_key,
+        json_type,
+        sum(carrying_events) as carrying_events
+    from run_property_keys
+    group by namespace, event_type, event_name, property_key, json_type
 ),
 
 key_lists as (
