@@ -123,7 +123,8 @@ retained as (
         cohort_grain,
         cohort_start,
         period_number,
-        count(distinct person_id) as retained_users
+        -- person_returns holds each person once per cohort and period
+        count(*) as retained_users
     from person_returns
     group by retention_name, cohort_grain, cohort_start, period_number
 ),
