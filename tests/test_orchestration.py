@@ -14,7 +14,8 @@ import duckdb
 import pytest
 
 from ingestion.storage import LocalStorage
-from orchestration.dbt.project import dbt_args
+from orchestration.dbt.incremental import project_definitions
+from orchestration.dbt.project import dbt_args, dbt_project_dir
 from orchestration.definitions import build_definitions
 from orchestration.run import full_refresh_config, run_pipeline
 from orchestration.warehouse.files import build_path
@@ -83,7 +84,14 @@ def test_dbt_receives_paws_settings_as_vars_and_never_a_secret():
     )
     args = dbt_args(["build"], settings, "/tmp/secrets", {"paw_session_timeout_minutes": 10})
     assert args[:2] == ["build", "--vars"]
-    assert json.loads(args[2]) == {
+    passed = json.loads(args[2])
+    # the definitions the warehouse records: the session timeout of this invocation among them
+    definitions = passed.pop("paw_project_definitions")
+    assert definitions == project_definitions(
+        dbt_project_dir(), {"paw_session_timeout_minutes": 10}
+    )
+    assert definitions != project_definitions(dbt_project_dir())
+    assert passed == {
         "paw_lake_url": settings.lake_url,
         "paw_secret_directory": "/tmp/secrets",
         "paw_duckdb_memory_limit": "2GB",
@@ -163,6 +171,43 @@ def test_paw_run_full_refresh_is_the_dbt_assets_config():
     assert dg.validate_run_config(job, full_refresh_config())
     with pytest.raises(dg.DagsterInvalidConfigError):
         dg.validate_run_config(job, {"ops": {"dbt_warehouse": {"config": {"full_refesh": True}}}})
+
+
+def _oldest_staged_at(settings: Settings):
+    con = duckdb.connect(settings.warehouse_path, read_only=True)
+    try:
+        return con.execute("select min(built_at) from staging.stg_events").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_the_next_run_is_incremental_unless_the_definitions_changed(
+    first_run, tmp_path, monkeypatch
+):
+    """docs/orchestration.md, definitions: a run on the published warehouse keeps its staged
+    rows (incremental); once the warehouse says it was built from another funnels.csv, the next
+    run rebuilds everything, and records the project's definitions again."""
+    root, settings = _copy(first_run, tmp_path, monkeypatch)
+    staged_at = _oldest_staged_at(settings)
+    assert run_pipeline(settings).success
+    assert _oldest_staged_at(settings) == staged_at  # incremental: earlier rows kept
+    published = Path(settings.warehouse_path)
+    published.chmod(0o644)
+    con = duckdb.connect(str(published))
+    con.execute(
+        "update staging.stg_project_definitions set content_hash = 'edited' "
+        "where definition = 'seeds/funnels.csv'"
+    )
+    con.close()
+    assert run_pipeline(settings).success
+    assert _oldest_staged_at(settings) > staged_at  # a full refresh: every row built again
+    con = duckdb.connect(str(published), read_only=True)
+    recorded = dict(
+        con.execute(
+            "select definition, content_hash from staging.stg_project_definitions"
+        ).fetchall()
+    )
+    assert recorded == project_definitions(dbt_project_dir())
 
 
 def test_bad_input_over_ten_percent_fails_the_blocking_check_and_keeps_the_warehouse(

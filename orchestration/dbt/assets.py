@@ -11,7 +11,7 @@ from pydantic import Field
 
 from ingestion.lake import committed_run_ids
 from ingestion.storage import open_storage, remove_all_but_newest
-from orchestration.dbt.incremental import incremental_base_problem
+from orchestration.dbt.incremental import incremental_base_problem, project_definitions
 from orchestration.dbt.project import (
     NIGHTLY_BUILD,
     PawDbtTranslator,
@@ -68,6 +68,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
             Path(settings.warehouse_path),
             project.manifest_path,
             committed_run_ids(open_storage(settings.lake_url, settings.s3)),
+            project_definitions(Path(project.project_dir)),
         )
         if problem and not full_refresh:
             message = f"{problem}: a full refresh instead of an incremental build"

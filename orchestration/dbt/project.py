@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 
+from orchestration.dbt.incremental import DEFINITIONS_VAR, project_definitions
 from paw.duckdb_secrets import secret_directory
 from paw.settings import Settings, project_root
 
@@ -53,10 +54,19 @@ def dbt_args(
     settings: Settings,
     secrets: Path | str,
     analytic_vars: Mapping[str, Any] | None = None,
+    project_dir: Path | None = None,
 ) -> list[str]:
-    """A dbt command with paw's vars (and any analytic `paw_*` vars for this invocation)."""
+    """A dbt command with paw's vars (and any analytic `paw_*` vars for this invocation), and
+    the definitions the project computes from, which the warehouse records
+    (orchestration/dbt/incremental.py: an incremental build needs a warehouse built from the
+    same)."""
     read_only = bool(command) and command[0] in READ_ONLY_COMMANDS
-    all_vars = {**(analytic_vars or {}), **dbt_vars(settings, secrets, read_only)}
+    definitions = project_definitions(project_dir or dbt_project_dir(), analytic_vars)
+    all_vars = {
+        **(analytic_vars or {}),
+        **dbt_vars(settings, secrets, read_only),
+        DEFINITIONS_VAR: definitions,
+    }
     return [*command, "--vars", json.dumps(all_vars, sort_keys=True)]
 
 
@@ -74,7 +84,11 @@ def run_dbt_command(
     where = ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
     with secret_directory(settings.s3) as secrets:
         return subprocess.run(
-            [dbt_executable(), *dbt_args(command, settings, secrets), *where],
+            [
+                dbt_executable(),
+                *dbt_args(command, settings, secrets, project_dir=project_dir),
+                *where,
+            ],
             cwd=project_dir,
             env=dict(env) if env is not None else None,
             capture_output=capture_output,
