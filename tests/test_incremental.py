@@ -173,11 +173,13 @@ def test_runs_no_longer_committed_are_unstaged_by_an_incremental_build(tmp_path)
     forget the rows of a run that the lake no longer has committed (its log entry gone), and
     keep every other run's, in a plain incremental `dbt build`."""
     env = PawEnv(tmp_path, Settings.from_env(local_env(tmp_path)))
-    runs = []
+    runs: list[str] = []
     for batch in (1, 2):
         env.write_lines(f"batch-{batch}/events.ndjson", [event(messageId=f"m{batch}")])
         ingest(env.settings)
-        runs.append(sorted((env.lake / "_ingestion_log").glob("*.parquet"))[-1].stem)
+        # the new log entry (two runs in one second sort by their random suffix)
+        logged = {p.stem for p in (env.lake / "_ingestion_log").glob("*.parquet")}
+        runs += sorted(logged - set(runs))
     models = ["build", "--select", "stg_events", "int_event_property_keys", *BUILD[1:]]
     assert run_dbt(models, env.settings).success
     (env.lake / "_ingestion_log" / f"{runs[0]}.parquet").unlink()  # the lake lost run 1

@@ -199,7 +199,12 @@ unordered_events as (
         step_events.person_event_number,
         step_conditions.condition_number,
         step_conditions.condition_steps,
-        funnels.conversion_window_seconds
+        funnels.conversion_window_seconds,
+        -- time in buckets one window wide (at least): an event within a window of another is
+        -- in its bucket or the next
+        epoch_us(step_events.event_timestamp) // greatest(
+            cast(ceil(funnels.conversion_window_seconds * 1000000) as bigint), 1
+        ) as window_bucket
     from step_events
     inner join funnels on step_events.funnel_name = funnels.funnel_name
     inner join step_conditions
@@ -207,6 +212,16 @@ unordered_events as (
             step_events.funnel_name = step_conditions.funnel_name
             and step_events.step_number = step_conditions.step_number
     where funnels.order_mode = 'unordered'
+),
+
+window_starts as not materialized (
+    -- each matching event looks for the window's events in its own bucket and the next: a join
+    -- on the bucket pairs a start with far fewer events than all its person's later ones
+    select
+        unordered_events.*,
+        unordered_events.window_bucket + bucket_offsets.bucket_offset as searched_bucket
+    from unordered_events
+    cross join (values (0), (1)) as bucket_offsets (bucket_offset)
 ),
 
 window_events as not materialized (
@@ -220,11 +235,12 @@ window_events as not materialized (
         window_events.person_event_number,
         window_events.condition_number,
         window_events.condition_steps
-    from unordered_events as window_starts
+    from window_starts
     inner join unordered_events as window_events
         on
             window_starts.funnel_name = window_events.funnel_name
             and window_starts.person_id = window_events.person_id
+            and window_starts.searched_bucket = window_events.window_bucket
             and window_starts.event_timestamp <= window_events.event_timestamp
             and {{ paw_seconds_between(
                 'window_starts.event_timestamp', 'window_events.event_timestamp'
