@@ -6,18 +6,21 @@ path_nodes as not materialized (
     select * from {{ ref('int_path_nodes') }}
 ),
 
-steps as not materialized (
+steps as materialized (
+    -- every node to the next, and a session's last node to $end (it has no next): one join,
+    -- written once for the counts and the medians
     select
         from_nodes.session_id,
         from_nodes.person_id,
         from_nodes.node as from_node,
-        to_nodes.node as to_node,
+        coalesce(to_nodes.node, '$end') as to_node,
+        to_nodes.node_number is null as is_path_end,  -- never an event named $end
         cast(
             {{ paw_seconds_between('from_nodes.last_event_at', 'to_nodes.first_event_at') }}
             as double
         ) as seconds
     from path_nodes as from_nodes
-    inner join path_nodes as to_nodes
+    left join path_nodes as to_nodes
         on
             from_nodes.session_id = to_nodes.session_id
             and from_nodes.node_number + 1 = to_nodes.node_number
@@ -34,6 +37,7 @@ session_steps as (
         any_value(person_id) as person_id,
         count(*) as transitions
     from steps
+    where not is_path_end
     group by from_node, to_node, session_id
 ),
 
@@ -48,11 +52,11 @@ path_ends as (
     where node_number = 1
     union all
     select
-        {{ paw_last_by('node', 'node_number') }} as from_node,
-        '$end' as to_node,
-        any_value(person_id) as person_id
-    from path_nodes
-    group by session_id
+        from_node,
+        to_node,
+        person_id
+    from steps
+    where is_path_end
 ),
 
 person_edges as (
@@ -93,6 +97,7 @@ edge_medians as (
         to_node,
         median(seconds) as median_seconds
     from steps
+    where not is_path_end
     group by from_node, to_node
 ),
 
