@@ -305,12 +305,14 @@ unordered_chains as (
         best_windows.funnel_name,
         best_windows.person_id,
         best_windows.chain_length,
-        list(counted_events.event_timestamp order by counted_events.person_event_number)
-            as step_reached_at,
-        list(counted_events.event_id order by counted_events.person_event_number)
+        {{ paw_ordered_list(
+            'counted_events.event_timestamp', 'counted_events.person_event_number'
+        ) }} as step_reached_at,
+        {{ paw_ordered_list('counted_events.event_id', 'counted_events.person_event_number') }}
             as step_event_ids,
-        list(counted_events.person_event_number order by counted_events.person_event_number)
-            as step_event_numbers
+        {{ paw_ordered_list(
+            'counted_events.person_event_number', 'counted_events.person_event_number'
+        ) }} as step_event_numbers
     from best_windows
     inner join counted_events
         on
