@@ -31,7 +31,10 @@
 {%- endmacro %}
 
 {% macro default__paw_json_object_agg(key_column, value_column) -%}
-    '{' || string_agg(to_json({{ key_column }})::varchar || ':' || {{ value_column }}::varchar, ',' order by {{ key_column }}) || '}'
+    '{' || array_to_string({{ paw_ordered_list(
+        'to_json(' ~ key_column ~ ')::varchar || \':\' || ' ~ value_column ~ '::varchar',
+        key_column
+    ) }}, ',') || '}'
 {%- endmacro %}
 
 {#- A sorted array of the distinct non-null values. -#}
