@@ -16,6 +16,7 @@ from orchestration.dbt.incremental import (
     incremental_base_problem,
     incremental_tables,
     project_definitions,
+    published_definitions,
 )
 from orchestration.dbt.project import dbt_project_dir, paw_dbt_project
 from paw.settings import Settings
@@ -115,3 +116,20 @@ def test_the_definitions_are_every_seed_model_macro_and_var(tmp_path):
     assert {n for n in names if overridden[n] != DEFINITIONS[n]} == {
         "var paw_session_timeout_minutes"
     }
+
+
+def test_a_build_of_part_of_the_graph_records_the_published_definitions(tmp_path):
+    """What a partial build records (orchestration/dbt/assets.py): the published warehouse's
+    record, so that the models it left out still count as built from it; nothing without a
+    record or a warehouse."""
+    manifest = Path(paw_dbt_project().manifest_path)
+    edited = {**DEFINITIONS, "seeds/funnels.csv": "0" * 16}
+    warehouse = warehouse_with_incremental_tables(
+        tmp_path / "w.duckdb", manifest, definitions=edited
+    )
+    assert published_definitions(warehouse) == edited
+    unrecorded = warehouse_with_incremental_tables(
+        tmp_path / "u.duckdb", manifest, definitions=None
+    )
+    assert published_definitions(unrecorded) == {}
+    assert published_definitions(tmp_path / "none.duckdb") == {}

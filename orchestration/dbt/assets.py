@@ -11,7 +11,11 @@ from pydantic import Field
 
 from ingestion.lake import committed_run_ids
 from ingestion.storage import open_storage, remove_all_but_newest
-from orchestration.dbt.incremental import incremental_base_problem, project_definitions
+from orchestration.dbt.incremental import (
+    incremental_base_problem,
+    project_definitions,
+    published_definitions,
+)
 from orchestration.dbt.project import (
     NIGHTLY_BUILD,
     PawDbtTranslator,
@@ -64,17 +68,21 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         # refresh of the whole graph starts empty; of a part, from the copy (the rest is there).
         full_graph = set(context.selected_asset_keys) == set(context.assets_def.keys)
         full_refresh = config.full_refresh
+        definitions = project_definitions(Path(project.project_dir))
         problem = incremental_base_problem(
             Path(settings.warehouse_path),
             project.manifest_path,
             committed_run_ids(open_storage(settings.lake_url, settings.s3)),
-            project_definitions(Path(project.project_dir)),
+            definitions,
         )
         if problem and not full_refresh:
             message = f"{problem}: a full refresh instead of an incremental build"
             context.log.warning(message)
             log.warning(message)  # on the console of `paw run` too
             full_refresh = True
+        if not full_graph:
+            # the models left out keep what they were built from: the record stays as it was
+            definitions = published_definitions(Path(settings.warehouse_path))
         build = start_build(
             settings.warehouse_path,
             context.run.run_id,
@@ -93,6 +101,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
                 settings.with_warehouse(str(build)),
                 secrets,
                 {"paw_row_count_directory": row_counts},
+                definitions=definitions,
             )
             with progress.quieted():
                 yield from _reported(

@@ -126,6 +126,25 @@ def _staged_run_ids(con: duckdb.DuckDBPyConnection, columns: list[tuple]) -> set
     return {r for (r,) in con.execute("select distinct run_id from staging.stg_events").fetchall()}
 
 
+def published_definitions(warehouse: Path) -> dict[str, str]:
+    """The definitions the published warehouse records ({} when none, or no warehouse). A build
+    of part of the graph records these again, not the project's: its other models keep what
+    they were built from, so only a build of the whole graph may say that they changed."""
+    if not warehouse.exists():
+        return {}
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error:
+        return {}
+    try:
+        columns = con.execute(
+            "select schema_name, table_name, column_name from duckdb_columns()"
+        ).fetchall()
+        return _built_definitions(con, columns) or {}
+    finally:
+        con.close()
+
+
 def _built_definitions(con: duckdb.DuckDBPyConnection, columns: list[tuple]) -> dict | None:
     schema, table = DEFINITIONS_TABLE
     if (schema, table, "definition") not in {tuple(c) for c in columns}:

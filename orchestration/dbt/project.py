@@ -55,13 +55,14 @@ def dbt_args(
     secrets: Path | str,
     analytic_vars: Mapping[str, Any] | None = None,
     project_dir: Path | None = None,
+    definitions: Mapping[str, str] | None = None,
 ) -> list[str]:
     """A dbt command with paw's vars (and any analytic `paw_*` vars for this invocation), and
-    the definitions the project computes from, which the warehouse records
-    (orchestration/dbt/incremental.py: an incremental build needs a warehouse built from the
-    same)."""
+    the definitions the warehouse records (orchestration/dbt/incremental.py: an incremental
+    build needs a warehouse built from the project's): the project's, unless given."""
     read_only = bool(command) and command[0] in READ_ONLY_COMMANDS
-    definitions = project_definitions(project_dir or dbt_project_dir(), analytic_vars)
+    if definitions is None:
+        definitions = project_definitions(project_dir or dbt_project_dir(), analytic_vars)
     all_vars = {
         **(analytic_vars or {}),
         **dbt_vars(settings, secrets, read_only),
