@@ -55,9 +55,10 @@ def rate(count: int, seconds: float) -> float:
 
 
 def run_step(
-    step: str, args: dict, env: dict[str, str] | None = None, timeout: int = 3600
+    step: str, args: dict, env: dict[str, str] | None = None, timeout: int = 4 * 3600
 ) -> Sample:
-    """Run `python -m bench.steps <step> '<json args>'` and read the JSON it prints last."""
+    """Run `python -m bench.steps <step> '<json args>'` and read the JSON it prints last. The
+    timeout stops a hung step, not a slow one: the 100m size's full build takes most of an hour."""
     proc = subprocess.run(
         [sys.executable, "-m", "bench.steps", step, json.dumps(args)],
         env={**os.environ, **(env or {})},

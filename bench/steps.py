@@ -159,6 +159,8 @@ def dbt_build(args: dict) -> dict:
         start = time.perf_counter()
         shutil.copyfile(args["incremental_from"], warehouse)
         copy_seconds = time.perf_counter() - start
+        if args.get("drop_source"):  # the disk of the 100m size holds two warehouses only
+            Path(args["incremental_from"]).unlink()
         command = NIGHTLY_BUILD
     else:
         shutil.rmtree(target, ignore_errors=True)

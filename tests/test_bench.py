@@ -9,9 +9,10 @@ from datetime import date
 import duckdb
 import pytest
 
+from bench.datasets import EVENTS_PER_USER, SIZES, shard_options
 from bench.measure import Figure, Sample, parse_step_output, rate, ratio
 from bench.peer import PeerInputs, run_peer
-from bench.report import render
+from bench.report import render, render_paw_only
 from bench.results import compare, insight_seconds, model_timings, paw_insights
 from ingestion.ingest import ingest
 from ingestion.storage import LocalStorage
@@ -136,6 +137,45 @@ def test_the_report_says_plainly_when_a_target_is_missed():
     assert "ingestion peak memory < 1.5 GB | 2.00 GB | **missed**" in text
     assert "sessions within 2× of chDB | 1.00× | met" in text
     assert "2 cores" in text
+
+
+def test_a_size_measured_for_paw_alone_is_reported_with_what_was_not_measured():
+    sample = {"median_seconds": 600.0, "peak_rss_mb": 2900.0, "runs_seconds": [600.0]}
+    day = {"events": 9, "files": 2, "late_events": 1, "events_beyond_lookback": 0}
+    result = {
+        "paw_only": True,
+        "landing_gzip_share": 1.0,
+        "events": 100_000_000,
+        "landing_files": 10,
+        "ingestion": {"paw": sample, "events": 91_000_000, "paw_events_per_second": 150_000},
+        "incremental": {
+            "new_day": day | {"identity_calls": 3},
+            "ingestion_seconds": 60.0,
+            "build": {**sample, "median_seconds": 120.0},
+            "copy_seconds": 30.0,
+            "marts_equal_full_build": None,
+        },
+        "build": {"paw": sample, "model_seconds": {"fct_events": 200.0}},
+        "query_seconds": {"a person's timeline": 0.004},
+    }
+    text = "\n".join(render_paw_only("100m", result))
+    assert "## 100m: 100,000,000 events in 10 landing files (paw alone)" in text
+    assert "ingestion of the base (landing → lake) | 600.0 s, 150,000 events/s" in text
+    assert "(91,000,000 events)" in text and "100% of its NDJSON files are gzip" in text
+    assert "| full rebuild (all models and tests) < 60 s | 600.0 s | **missed** |" in text
+    assert "| full rebuild peak memory < 3 GB | 2.83 GB | met |" in text
+    assert "| ingestion within 1.7× of pyarrow's NDJSON → Parquet | not measured at" in text
+    assert "| incremental build's marts equal a full build's | not compared at this size |" in text
+    assert "chDB" not in text
+
+
+def test_a_sizes_shards_cover_its_users_once_with_their_own_seeds():
+    shards = shard_options("100m")
+    assert sum(o.users for o in shards) == SIZES["100m"].events // EVENTS_PER_USER
+    assert [o.first_user for o in shards] == sorted({o.first_user for o in shards})
+    assert len({o.seed for o in shards}) == len(shards)
+    assert {o.gzip_share for o in shards} == {1.0}
+    assert {o.gzip_share for o in shard_options("10m")} == {0.25}
 
 
 @pytest.mark.slow
