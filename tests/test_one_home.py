@@ -160,6 +160,9 @@ def test_every_dbt_data_test_has_a_name_and_a_description():
     undescribed = [n["name"] for n in tests if not (n.get("description") or "").strip()]
     assert not generated, generated
     assert not undescribed, undescribed
+    # a name or description written from an empty list of columns reads "one_row_per_", "()"
+    cut_short = [n["name"] for n in tests if n["name"].endswith("_") or "()" in n["description"]]
+    assert not cut_short, cut_short
 
 
 def test_the_lake_sources_document_exactly_the_contracts_columns():
