@@ -44,11 +44,12 @@ sessions as (
         min(event_timestamp) as session_start,
         max(event_timestamp) as session_end,
         count(*) as event_count,
-        count(case when event_name = 'page_viewed' then 1 end) as page_view_count,
+        -- by the call's type, as paths: a track event may be named page_viewed too
+        count(case when event_type = 'page' then 1 end) as page_view_count,
         {{ paw_first_by('page_path', 'person_event_number') }}
-        filter (where event_name in ('page_viewed', 'screen_viewed')) as landing_page,
+        filter (where event_type in ('page', 'screen')) as landing_page,
         {{ paw_last_by('page_path', 'person_event_number') }}
-        filter (where event_name in ('page_viewed', 'screen_viewed')) as exit_page,
+        filter (where event_type in ('page', 'screen')) as exit_page,
         {{ paw_first_by('referrer', 'person_event_number') }} as referrer,
         {{ paw_first_by('utm_source', 'person_event_number') }} as utm_source,
         {{ paw_first_by('utm_medium', 'person_event_number') }} as utm_medium,
