@@ -129,7 +129,7 @@ def bench_paw_only(dataset: Dataset, work: Path) -> dict:
                 sorted(base_build["extra"]["model_seconds"].items(), key=lambda kv: -kv[1])
             ),
         },
-        "query_seconds": _query_latency(work / "incremental" / "nightly.duckdb", 1),
+        "query_seconds": _query_latency(Path(incremental["warehouse"]), 1),
     }
 
 

@@ -23,7 +23,8 @@ END_DATE = date(2026, 10, 31)  # fixed, so that a cached dataset and a new one a
 @dataclass(frozen=True)
 class Size:
     """A benchmark size. The 100m one is built for this machine's disk: its landing files are
-    all gzip (about 10 GB instead of 46 GB), and it measures paw alone (see bench.large)."""
+    all gzip (about 10 GB instead of 46 GB), and it measures paw alone
+    (bench.__main__.bench_paw_only)."""
 
     events: int
     gzip_share: float = 0.25  # the generator's default: a mix of plain and gzip files

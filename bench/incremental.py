@@ -188,4 +188,5 @@ def bench_incremental(
         "marts_differing": differing or [],
         "base_ingestion": Figure("base ingestion", [base_ingestion]).to_dict(),
         "base_build": Figure("base build", [base_build]).to_dict(),
+        "warehouse": str(nightly),
     }
