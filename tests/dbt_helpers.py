@@ -37,6 +37,7 @@ def run_dbt(
     settings: Settings,
     project: Path = DBT_PROJECT,
     target_dir: Path | None = None,
+    analytic_vars: dict | None = None,
 ) -> DbtResult:
     # A dbt target folder beside the test's warehouse, so that tests never race `make run` or
     # each other, and a test calling dbt again reuses dbt's parse of the project (15 s).
@@ -49,6 +50,7 @@ def run_dbt(
         project_dir=project,
         capture_output=True,
         env={**os.environ, "DBT_TARGET_PATH": str(target)},
+        analytic_vars=analytic_vars,
     )
     statuses = {}
     if results.exists():

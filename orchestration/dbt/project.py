@@ -78,8 +78,10 @@ def run_dbt_command(
     project_dir: Path | None = None,
     capture_output: bool = False,
     env: Mapping[str, str] | None = None,
+    analytic_vars: Mapping[str, Any] | None = None,
 ) -> subprocess.CompletedProcess:
-    """dbt as a subprocess with paw's settings: `paw dbt`, `make setup`'s parse, the tests."""
+    """dbt as a subprocess with paw's settings (and any analytic `paw_*` vars): `paw dbt`,
+    `make setup`'s parse, the tests."""
     project_dir = project_dir or dbt_project_dir()
     Path(settings.warehouse_path).parent.mkdir(parents=True, exist_ok=True)
     where = ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
@@ -87,7 +89,7 @@ def run_dbt_command(
         return subprocess.run(
             [
                 dbt_executable(),
-                *dbt_args(command, settings, secrets, project_dir=project_dir),
+                *dbt_args(command, settings, secrets, analytic_vars, project_dir=project_dir),
                 *where,
             ],
             cwd=project_dir,

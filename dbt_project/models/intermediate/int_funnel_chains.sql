@@ -17,6 +17,7 @@
     materialized='incremental',
     incremental_strategy='paw_replace_persons',
     on_schema_change='fail',
+    paw_chunked=true,
 ) }}
 -- depends_on: {{ ref('int_events_attributed') }}
 with
@@ -30,12 +31,15 @@ activity as (
     {{ paw_rows_changed(ref('int_sessionized_activity')) }}
 ),
 {% else %}
+-- a full build is written in chunks of persons (macros/chunked_tables.sql)
 step_events as not materialized (
-    select * from {{ ref('int_funnel_step_events') }}
+    select * from {{ ref('int_funnel_step_events') }} as built
+    where {{ paw_in_chunk('built.person_id') }}
 ),
 
 activity as not materialized (
-    select * from {{ ref('int_sessionized_activity') }}
+    select * from {{ ref('int_sessionized_activity') }} as built
+    where {{ paw_in_chunk('built.person_id') }}
 ),
 {% endif %}
 
@@ -362,46 +366,59 @@ exclusion_events as (
     where events.event_name in (select exclusions.event_name from exclusions)
 ),
 
-excluded_persons as (
-    -- after the from_step event, and before the to_step event (or, when the chain did not
-    -- reach it, until the end of the conversion window)
-    select distinct
-        best_chains.funnel_name,
-        best_chains.person_id
-    from best_chains
-    inner join funnels on best_chains.funnel_name = funnels.funnel_name
-    inner join exclusions on best_chains.funnel_name = exclusions.funnel_name
-    inner join exclusion_events
-        on
-            best_chains.person_id = exclusion_events.person_id
-            and exclusions.event_name = exclusion_events.event_name
-    where
-        funnels.order_mode in ('ordered', 'strict')
-        and best_chains.chain_length >= exclusions.from_step
-        and exclusion_events.person_event_number
-        > best_chains.step_event_numbers[exclusions.from_step]
-        and (
-            (
-                best_chains.chain_length >= exclusions.to_step
-                and exclusion_events.person_event_number
-                < best_chains.step_event_numbers[exclusions.to_step]
-            )
-            or (
-                best_chains.chain_length < exclusions.to_step
-                and {{ paw_seconds_between(
-                    'best_chains.step_reached_at[1]', 'exclusion_events.event_timestamp'
-                ) }} <= funnels.conversion_window_seconds
-            )
-        )
+exclusion_candidates as (
+    -- each person's exclusion events, per ordered or strict funnel, as one list: the chains
+    -- below are checked against it in one pass, where a join of the chains to the events that
+    -- exclude them read the chains (with their lists) twice, which DuckDB then holds whole in
+    -- memory (docs/orchestration.md)
+    select
+        exclusions.funnel_name,
+        exclusion_events.person_id,
+        list({
+            'from_step': exclusions.from_step,
+            'to_step': exclusions.to_step,
+            'event_number': exclusion_events.person_event_number,
+            'event_at': exclusion_events.event_timestamp
+        }) as exclusion_list
+    from exclusions
+    inner join funnels on exclusions.funnel_name = funnels.funnel_name
+    inner join exclusion_events on exclusions.event_name = exclusion_events.event_name
+    where funnels.order_mode in ('ordered', 'strict')
+    group by exclusions.funnel_name, exclusion_events.person_id
 ),
 
 kept_chains as (
+    -- a chain is dropped when one of its person's exclusion events comes after its from_step
+    -- event, and before its to_step event (or, when it did not reach it, until the end of the
+    -- conversion window)
     select best_chains.*
     from best_chains
-    anti join excluded_persons
+    inner join funnels on best_chains.funnel_name = funnels.funnel_name
+    left join exclusion_candidates
         on
-            best_chains.funnel_name = excluded_persons.funnel_name
-            and best_chains.person_id = excluded_persons.person_id
+            best_chains.funnel_name = exclusion_candidates.funnel_name
+            and best_chains.person_id = exclusion_candidates.person_id
+    where not coalesce(
+        list_bool_or(list_transform(
+            exclusion_candidates.exclusion_list,
+            excluding -> best_chains.chain_length >= excluding.from_step
+            and excluding.event_number > best_chains.step_event_numbers[excluding.from_step]
+            and (
+                (
+                    best_chains.chain_length >= excluding.to_step
+                    and excluding.event_number
+                    < best_chains.step_event_numbers[excluding.to_step]
+                )
+                or (
+                    best_chains.chain_length < excluding.to_step
+                    and {{ paw_seconds_between(
+                        'best_chains.step_reached_at[1]', 'excluding.event_at'
+                    ) }} <= funnels.conversion_window_seconds
+                )
+            )
+        )),
+        false
+    )
 ),
 
 final as (

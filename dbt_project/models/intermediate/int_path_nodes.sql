@@ -11,9 +11,16 @@
     incremental_strategy='paw_replace_sessions',
     paw_session_rows_end_at='last_event_at',
     on_schema_change='fail',
+    paw_chunked=true,
 ) }}
 -- depends_on: {{ ref('int_events_attributed') }}
-with recursive
+{%- set page_path -%}
+    coalesce(
+        {{ paw_json_text('events.properties', '$.path') }},
+        {{ paw_json_text('events.context', '$.page.path') }}
+    )
+{%- endset %}
+with
 
 events as not materialized (
     select * from {{ ref('stg_events') }}
@@ -25,71 +32,79 @@ activity as (
 ),
 {% else %}
 activity as not materialized (
-    select * from {{ ref('int_sessionized_activity') }}
+    -- a full build is written in chunks of persons (macros/chunked_tables.sql)
+    select * from {{ ref('int_sessionized_activity') }} as built
+    where {{ paw_in_chunk('built.person_id') }}
 ),
 {% endif %}
 
 rules as (
+    -- the rules in rule_order as one list, folded over each path below; each element has the
+    -- fold's shape (path, regex, replacement) because list_reduce keeps one type throughout
     select
-        regex,
-        replacement,
-        row_number() over (order by rule_order) as rule_rank
+        list(
+            {
+                'path': cast(null as varchar),
+                'regex': regex,
+                'replacement': coalesce(replacement, '')
+            }
+            order by rule_order
+        ) as rule_list
     from {{ ref('path_cleaning') }}
+),
+
+page_paths as (
+    -- the distinct paths to clean, read from the activity's page calls rather than from
+    -- session_events: DuckDB holds a CTE read twice whole in memory, where this plan spills
+    -- (at 10M events, 250 MB was enough for this model where reading session_events twice
+    -- needed more than 1 GB)
+    select distinct {{ page_path }} as page_path
+    from events
+    where
+        events.event_type = 'page'
+        and events.event_id in (select activity.event_id from activity)
+),
+
+cleaned_paths as (
+    -- each rule sees what the rules before it made
+    select
+        page_paths.page_path,
+        list_reduce(
+            rules.rule_list,
+            (cleaned, rule) -> {
+                'path': regexp_replace(cleaned.path, rule.regex, rule.replacement, 'g'),
+                'regex': null,
+                'replacement': null
+            },
+            {
+                'path': page_paths.page_path,
+                'regex': cast(null as varchar),
+                'replacement': cast(null as varchar)
+            }
+        ).path as cleaned_path
+    from page_paths
+    cross join rules
+    where page_paths.page_path is not null
 ),
 
 session_events as (
     select
         activity.session_id,
         activity.person_id,
-        activity.event_id,
         activity.event_timestamp,
         activity.person_event_number,
         events.event_type,
         events.event_name,
-        coalesce(
-            {{ paw_json_text('events.properties', '$.path') }},
-            {{ paw_json_text('events.context', '$.page.path') }}
-        ) as page_path,
+        {{ page_path }} as page_path,
         {{ paw_json_text('events.properties', '$.name') }} as screen_name
     from activity
     inner join events on activity.event_id = events.event_id
-),
-
-raw_paths as (
-    select distinct page_path
-    from session_events
-    where event_type = 'page' and page_path is not null
-),
-
-cleaning (page_path, cleaned_path, applied) as (
-    -- one rule per step, in rule_order: each rule sees what the rules before it made
-    select
-        page_path,
-        page_path as cleaned_path,
-        0 as applied
-    from raw_paths
-    union all
-    select
-        cleaning.page_path,
-        regexp_replace(cleaning.cleaned_path, rules.regex, coalesce(rules.replacement, ''), 'g'),
-        cleaning.applied + 1
-    from cleaning
-    inner join rules on cleaning.applied + 1 = rules.rule_rank
-),
-
-cleaned_paths as (
-    select
-        page_path,
-        {{ paw_last_by('cleaned_path', 'applied') }} as cleaned_path
-    from cleaning
-    group by page_path
 ),
 
 nodes as (
     select
         session_events.session_id,
         session_events.person_id,
-        session_events.event_id,
         session_events.event_timestamp,
         session_events.person_event_number,
         case session_events.event_type

@@ -5,6 +5,8 @@
     unique_key='event_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
+    paw_chunked=true,
+    paw_order_by=['person_id', 'event_timestamp', 'event_id'],
 ) }}
 with
 
@@ -45,7 +47,9 @@ events as not materialized (
 ),
 
 sessionized as not materialized (
-    select * from {{ ref('int_sessionized_activity') }}
+    -- a full build is written in chunks of persons (macros/chunked_tables.sql)
+    select * from {{ ref('int_sessionized_activity') }} as built
+    where {{ paw_in_chunk('built.person_id') }}
 ),
 
 event_groups as not materialized (
@@ -87,7 +91,6 @@ final as (
     from parsed
 )
 
--- clustered by person: a person's timeline reads a few row groups (DuckDB's min/max zone maps
--- skip the rest) instead of the whole table
+-- stored in person order (paw_order_by, macros/chunked_tables.sql): a person's timeline reads
+-- a few row groups (DuckDB's min/max zone maps skip the rest) instead of the whole table
 select * from final
-order by person_id, event_timestamp, event_id

@@ -1,0 +1,100 @@
+{#- Chunked tables: the full build of a model configured `paw_chunked=true` is written in chunks
+    of persons when its largest input holds more than paw_chunk_rows rows, one INSERT a chunk.
+    Its SQL reads its person-keyed inputs through paw_in_chunk (each person's rows depend only
+    on that person's inputs), so each chunk's windows, joins and sorts hold a slice of the data
+    and memory stays within paw_duckdb_memory_limit, whatever the data's size. At 91M events,
+    int_path_nodes and int_funnel_chains exceeded 2 GB built whole, and fct_events' sort by
+    person spilled more than the 46 GB of free disk (docs/orchestration.md). Below that size a
+    table is one chunk: one statement, as before.
+
+    `paw_order_by` (a list of columns) stores a table in that order, chunk by chunk: a person
+    lives in one chunk, so DuckDB's per-row-group min/max still lets a query of one person read
+    a few row groups (fct_events: a person's timeline).
+
+    dbt-duckdb's create_table_as builds every table and the temporary table of an incremental
+    build (one chunk: an incremental build's rows are few); this version builds the chunked and
+    ordered ones and hands every other to dbt-duckdb's. -#}
+{% macro duckdb__create_table_as(
+    temporary, relation, compiled_code, language='sql', partitioned_by=none, sorted_by=none
+) -%}
+    {%- set chunked = config.get('paw_chunked') or config.get('paw_order_by') -%}
+    {%- if language == 'sql' and chunked and not partitioned_by and not sorted_by -%}
+        {{ paw_create_table_in_chunks(temporary, relation, compiled_code) }}
+    {%- else -%}
+        {{ dbt.duckdb__create_table_as(
+            temporary, relation, compiled_code, language, partitioned_by, sorted_by
+        ) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- True for the rows of the chunk being built (all rows outside a chunked build): a hash of
+    the person picks the chunk. DuckDB variables carry the chunk, so the SQL is compiled once.
+    Written so that DuckDB folds the variables into constants: wrapped in coalesce() they are
+    read again for every row, 100 times slower. -#}
+{% macro paw_in_chunk(person_column) -%}
+    (
+        getvariable('paw_chunks') is null
+        or hash({{ person_column }}) % getvariable('paw_chunks') = getvariable('paw_chunk')
+    )
+{%- endmacro %}
+
+{% macro paw_create_table_in_chunks(temporary, relation, compiled_code) -%}
+    {%- set order_by = config.get('paw_order_by') -%}
+    {%- set enforced = config.get('contract').enforced and not temporary -%}
+    {%- set chunks = 1 if temporary else paw_chunk_count() -%}
+    {%- if chunks > 1 and "getvariable('paw_chunk')" not in compiled_code -%}
+        {%- do exceptions.raise_compiler_error(
+            model.name ~ " is built in " ~ chunks ~ " chunks (paw_chunked) but reads no input"
+            ~ " through paw_in_chunk: every chunk would hold every row"
+        ) -%}
+    {%- endif -%}
+    {%- if enforced -%}
+        {{ get_assert_columns_equivalent(compiled_code) }}
+    {%- endif -%}
+    {%- set table = relation.include(database=(not temporary), schema=(not temporary)) -%}
+    create {% if temporary -%}temporary{%- endif %} table {{ table }}
+    {% if enforced -%}
+        {{ get_table_columns_and_constraints() }};
+    {%- else -%}
+        as select * from ({{ compiled_code }}) as model_subq limit 0;
+    {%- endif %}
+    set variable paw_chunks = {{ chunks }};
+    {% for chunk in range(chunks) %}
+        set variable paw_chunk = {{ chunk }};
+        insert into {{ table }} {{ get_column_names() if enforced }} (
+            select * from (
+                {{ compiled_code }}
+            ) as model_subq
+            {% if order_by -%}
+                order by {{ order_by | join(', ') }}
+            {%- endif %}
+        );
+    {% endfor %}
+    reset variable paw_chunks;
+    reset variable paw_chunk;
+{%- endmacro %}
+
+{#- How many chunks the model being built is written in: its largest input's rows (DuckDB's
+    estimate, from the catalog) over paw_chunk_rows, at least one. -#}
+{% macro paw_chunk_count() -%}
+    {%- if not execute -%}
+        {{ return(1) }}
+    {%- endif -%}
+    {%- set inputs = [] -%}
+    {%- for unique_id in model.depends_on.nodes -%}
+        {%- set node = graph.nodes.get(unique_id) -%}
+        {%- if node is not none and node.resource_type in ('model', 'seed') -%}
+            {%- do inputs.append("('" ~ node.schema ~ "', '" ~ node.alias ~ "')") -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if not inputs -%}
+        {{ return(1) }}
+    {%- endif -%}
+    {%- set largest = run_query(
+        "select coalesce(max(estimated_size), 0) from duckdb_tables() "
+        ~ "where database_name = current_database() and (schema_name, table_name) in ("
+        ~ inputs | join(', ') ~ ")"
+    ).columns[0].values()[0] -%}
+    {%- set chunk_rows = var('paw_chunk_rows') | int -%}
+    {{ return([1, ((largest + chunk_rows - 1) // chunk_rows) | int] | max) }}
+{%- endmacro %}
