@@ -122,10 +122,16 @@ def marts(warehouse: str) -> dict[str, list[tuple]]:
 
 
 def assert_written_in_chunks_in_person_order(warehouse: str, dbt_target) -> None:
-    """fct_events was written in several chunks, and is still stored in person order: each
-    person's events are together, in time order (a person lives in one chunk)."""
-    build = dbt_target / "run" / "paw" / "models" / "marts" / "events" / "fct_events.sql"
-    assert build.read_text().count("insert into") > 1
+    """The chunked models were written in several chunks, and fct_events is still stored in
+    person order: each person's events are together, in time order (a person lives in one
+    chunk)."""
+    built = dbt_target / "run" / "paw" / "models"
+    for model in (
+        "marts/events/fct_events.sql",
+        "intermediate/int_path_nodes.sql",
+        "intermediate/int_funnel_chains.sql",
+    ):
+        assert (built / model).read_text().count("set variable paw_chunk =") > 1, model
     con = duckdb.connect(warehouse, read_only=True)
     try:
         scattered = con.execute(
