@@ -46,14 +46,17 @@ events as not materialized (
     select * from stg_events
 ),
 
+-- a full build is written in chunks of persons (macros/chunked_tables.sql); an event's person
+-- is the same in both tables, and filtering both keeps DuckDB from hashing the events' whole
+-- payload to probe all the groups (28 GB of spill for a tenth of 100M events)
 sessionized as not materialized (
-    -- a full build is written in chunks of persons (macros/chunked_tables.sql)
     select * from {{ ref('int_sessionized_activity') }} as built
     where {{ paw_in_chunk('built.person_id') }}
 ),
 
 event_groups as not materialized (
-    select * from {{ ref('int_event_groups') }}
+    select * from {{ ref('int_event_groups') }} as built
+    where {{ paw_in_chunk('built.person_id') }}
 ),
 {% endif %}
 
