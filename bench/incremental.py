@@ -139,13 +139,21 @@ def marts_differing(built: Path, reference: Path) -> list[str]:
 
 
 def bench_incremental(
-    dataset: Dataset, work: Path, full_warehouse: Path | None, runs: int, drop_base: bool = False
+    dataset: Dataset,
+    work: Path,
+    full_warehouse: Path | None,
+    runs: int,
+    move_base: bool = False,
+    done: dict | None = None,
 ) -> dict:
     """The base's ingestion and full build, the new day's ingestion, then `runs` incremental
-    builds; their marts are compared with `full_warehouse` when there is one. With `drop_base`
-    (runs=1, for the disk of the 100m size), the base warehouse is deleted once copied."""
-    if drop_base and runs != 1:
-        raise ValueError("drop_base leaves no base for a second incremental build")
+    builds; their marts are compared with `full_warehouse` when there is one. With `move_base`
+    (runs=1, for the disk of the 100m size), the base warehouse is moved into place instead of
+    copied. `done` receives each step's figure as it completes, for a report of a run that
+    fails midway."""
+    done = {} if done is None else done
+    if move_base and runs != 1:
+        raise ValueError("move_base leaves no base for a second incremental build")
     root = work / "incremental"
     shutil.rmtree(root, ignore_errors=True)
     landing, lake = root / "landing", root / "lake"
@@ -153,11 +161,13 @@ def bench_incremental(
     _link(base_files, dataset.landing, landing)
     log.info("incremental: ingesting and building the %d files before the new day", len(base_files))
     base_ingestion = run_step("paw_ingest", {"landing": str(landing), "lake": str(lake)})
+    done["base_ingestion"] = Figure("base ingestion", [base_ingestion]).to_dict()
     base = root / "base.duckdb"
     target = root / "dbt-target"
     base_build = run_step(
         "dbt_build", {"lake": str(lake), "warehouse": str(base), "target": str(target)}
     )
+    done["base_build"] = Figure("base build", [base_build]).to_dict()
     log.info("incremental: base built in %.1fs", base_build.seconds)
     _link(new_files, dataset.landing, landing)
     new_run = run_step("paw_ingest", {"landing": str(landing), "lake": str(lake), "keep": True})
@@ -170,7 +180,7 @@ def bench_incremental(
         "warehouse": str(nightly),
         "target": str(target),
         "incremental_from": str(base),
-        "drop_source": drop_base,
+        "move_source": move_base,
     }
     for run in range(runs):
         sample = run_step("dbt_build", args)
@@ -186,7 +196,6 @@ def bench_incremental(
         # None: not compared (the 100m size builds the whole dataset only incrementally)
         "marts_equal_full_build": None if differing is None else not differing,
         "marts_differing": differing or [],
-        "base_ingestion": Figure("base ingestion", [base_ingestion]).to_dict(),
-        "base_build": Figure("base build", [base_build]).to_dict(),
+        **done,
         "warehouse": str(nightly),
     }

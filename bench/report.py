@@ -155,29 +155,47 @@ def _tail(r: dict) -> list[str]:
 
 def render_paw_only(size: str, r: dict) -> list[str]:
     """A size measured for paw alone (bench_paw_only): the base's ingestion and full build, then
-    the nightly of the new day."""
-    ing, build, incremental = r["ingestion"], r["build"], r["incremental"]
-    day, inc = incremental["new_day"], incremental["build"]
+    the nightly of the new day; a run that failed midway shows the steps it finished and why it
+    stopped."""
+    ing, build, incremental = r.get("ingestion"), r.get("build"), r.get("incremental")
     out = [
         "",
         f"## {size}: {r['events']:,} events in {r['landing_files']:,} landing files (paw alone)",
         "",
         "Measured once, paw alone: this machine's disk cannot hold the floors' copies of the",
         "landing zone and lake beside a second warehouse, so the floors, the peer and the",
-        "comparison with a second full build run at the smaller sizes only. "
-        f"{r['landing_gzip_share']:.0%} of its NDJSON files are gzip here. The ingestion and",
-        "the full build are those of the base: every day before the new one",
-        f"({ing['events']:,} events); the nightly then adds the new day.",
+        "comparison with a second full build run at the smaller sizes only, and the nightly",
+        "builds on the base warehouse moved into place rather than on a copy (the copy is timed",
+        f"at the smaller sizes). {r['landing_gzip_share']:.0%} of its NDJSON files are gzip here.",
+        "The ingestion and the full build are those of the base: every day before the new one"
+        + (f" ({ing['events']:,} events)" if ing else "")
+        + "; the nightly then adds the new day.",
         "",
         "| step | paw |",
         "|---|---|",
         f"| ingestion of the base (landing → lake) | {ing['paw']['median_seconds']:.1f} s, "
-        f"{ing['paw_events_per_second']:,.0f} events/s, {ing['paw']['peak_rss_mb']:,.0f} MB |",
+        f"{ing['paw_events_per_second']:,.0f} events/s, {ing['paw']['peak_rss_mb']:,.0f} MB |"
+        if ing
+        else "| ingestion of the base (landing → lake) | did not finish |",
         f"| full `dbt build` of the base | {build['paw']['median_seconds']:.1f} s, "
-        f"{build['paw']['peak_rss_mb']:,.0f} MB |",
-        f"| incremental `dbt build` after one more day | {inc['median_seconds']:.1f} s "
-        f"(copying the warehouse: {incremental['copy_seconds']:.1f} s), "
-        f"{inc['peak_rss_mb']:,.0f} MB |",
+        f"{build['paw']['peak_rss_mb']:,.0f} MB |"
+        if build
+        else "| full `dbt build` of the base | did not finish |",
+        f"| incremental `dbt build` after one more day | "
+        f"{incremental['build']['median_seconds']:.1f} s, "
+        f"{incremental['build']['peak_rss_mb']:,.0f} MB |"
+        if incremental
+        else "| incremental `dbt build` after one more day | did not finish |",
+    ]
+    if r.get("failed"):
+        out += ["", "The run stopped at a failed step:", "", "```", r["failed"].strip(), "```"]
+    if build and not incremental:
+        out += ["", "Slowest models in the full build:", "", "| model | seconds |", "|---|---|"]
+        out += [f"| {name} | {s:.2f} |" for name, s in list(build["model_seconds"].items())[:8]]
+    if not incremental:
+        return out
+    day = incremental["new_day"]
+    out += [
         "",
         f"The new day: {day['events']:,} events in {day['files']:,} files, "
         f"{day['late_events']:,} of them late (before the latest event already staged), "

@@ -169,6 +169,24 @@ def test_a_size_measured_for_paw_alone_is_reported_with_what_was_not_measured():
     assert "chDB" not in text
 
 
+def test_a_size_that_failed_midway_reports_the_steps_it_finished_and_why_it_stopped():
+    sample = {"median_seconds": 600.0, "peak_rss_mb": 2900.0, "runs_seconds": [600.0]}
+    result = {
+        "paw_only": True,
+        "landing_gzip_share": 1.0,
+        "events": 100_000_000,
+        "landing_files": 10,
+        "ingestion": {"paw": sample, "events": 91_000_000, "paw_events_per_second": 150_000},
+        "build": {"paw": sample, "model_seconds": {"fct_events": 200.0}},
+        "failed": "bench step dbt_build failed:\nOut of Memory Error",
+    }
+    text = "\n".join(render_paw_only("100m", result))
+    assert "ingestion of the base (landing → lake) | 600.0 s, 150,000 events/s" in text
+    assert "| full `dbt build` of the base | 600.0 s, 2,900 MB |" in text
+    assert "| incremental `dbt build` after one more day | did not finish |" in text
+    assert "Out of Memory Error" in text and "| fct_events | 200.00 |" in text
+
+
 def test_a_sizes_shards_cover_its_users_once_with_their_own_seeds():
     shards = shard_options("100m")
     assert sum(o.users for o in shards) == SIZES["100m"].events // EVENTS_PER_USER
