@@ -410,3 +410,34 @@ def test_a_broken_path_cleaning_regex_fails_its_named_test(tmp_path):
     )
     assert not result.success
     assert result.failed == {"path_cleaning_regexes_compile"}, result.output[-3000:]
+
+
+def test_a_chunked_model_reads_its_inputs_by_chunk_or_fails_its_build(tmp_path):
+    """A model configured paw_chunked is written one chunk of persons at a time once its input
+    outgrows paw_chunk_rows: read through paw_in_chunk, each row lands once; a model that
+    forgets paw_in_chunk fails rather than writing every row once per chunk."""
+    project = tmp_path / "project"
+    shutil.copytree(DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs"))
+    chunked = "{{ config(materialized='table', paw_chunked=true) }}\n"
+    (project / "models" / "rules_in_chunks.sql").write_text(
+        chunked + "select * from {{ ref('path_cleaning') }} where {{ paw_in_chunk('rule_order') }}"
+    )
+    (project / "models" / "rules_without_chunks.sql").write_text(
+        chunked + "select * from {{ ref('path_cleaning') }}"
+    )
+    settings = Settings.from_env(local_env(tmp_path))
+    result = run_dbt(
+        ["build", "--select", "path_cleaning", "rules_in_chunks", "rules_without_chunks"],
+        settings,
+        project=project,
+        analytic_vars={"paw_chunk_rows": 1},  # the seed's 3 rules: 3 chunks
+    )
+    assert result.failed == {"rules_without_chunks"}, result.output[-3000:]
+    assert "reads no input through paw_in_chunk" in result.output
+    with duckdb.connect(settings.warehouse_path, read_only=True) as con:
+        rules = con.execute("select rule_order from rules_in_chunks order by 1").fetchall()
+    assert rules == [(1,), (2,), (3,)]
+    run_sql = next(
+        Path(settings.warehouse_path).parent.glob(".dbt-target/run/**/rules_in_chunks.sql")
+    )
+    assert run_sql.read_text().count("set variable paw_chunk =") == 3
