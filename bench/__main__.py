@@ -19,7 +19,16 @@ from pathlib import Path
 
 import duckdb
 
-from bench.datasets import DEFAULT_SIZES, SIZES, Dataset, ensure_dataset
+from bench.datasets import (
+    DEFAULT_SIZES,
+    LAKE_BYTES_PER_EVENT,
+    SIZES,
+    SPILL_BYTES,
+    WAREHOUSE_BYTES_PER_EVENT,
+    Dataset,
+    ensure_dataset,
+    require_free_disk,
+)
 from bench.incremental import bench_incremental
 from bench.measure import Figure, rate, ratio, run_step
 from bench.report import write_report
@@ -108,6 +117,11 @@ def bench_paw_only(dataset: Dataset, work: Path) -> dict:
     before the new one), its nightly adds the new day; the marts' equality with a full build
     is proven at the smaller sizes."""
     shutil.rmtree(work, ignore_errors=True)
+    require_free_disk(
+        work,
+        dataset.events * (LAKE_BYTES_PER_EVENT + WAREHOUSE_BYTES_PER_EVENT) + SPILL_BYTES,
+        f"the {dataset.size} bench (its lake, one warehouse and DuckDB's spill)",
+    )
     done: dict = {}
     result = {
         "size": dataset.size,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -18,6 +19,14 @@ log = logging.getLogger("paw.bench")
 EVENTS_PER_USER = 31  # at 90 days, measured on the generator; sizes the user count
 SHARD_USERS = 20_000  # users per generator call: bounds the generator's memory
 END_DATE = date(2026, 10, 31)  # fixed, so that a cached dataset and a new one are the same
+# Disk per event, measured at 10m and 100m, for the checks before hours of work: the landing
+# files (plain NDJSON or gzip), the lake, a warehouse; DuckDB's spill is bounded by the chunks
+# of the full build (paw_chunk_rows), not by the data: 12 GB at most at 100M events.
+PLAIN_BYTES_PER_EVENT = 500
+GZIP_BYTES_PER_EVENT = 95
+LAKE_BYTES_PER_EVENT = 80
+WAREHOUSE_BYTES_PER_EVENT = 300
+SPILL_BYTES = 12 * 2**30
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,23 @@ class Dataset:
         return self.root / "landing"
 
 
+def landing_bytes(size: str) -> int:
+    share = SIZES[size].gzip_share
+    per_event = PLAIN_BYTES_PER_EVENT * (1 - share) + GZIP_BYTES_PER_EVENT * share
+    return int(SIZES[size].events * per_event)
+
+
+def require_free_disk(path: Path, needed: int, what: str) -> None:
+    """Fail before the work, not an hour into it, when the disk cannot hold what it writes."""
+    path.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(path).free
+    if free < needed:
+        raise RuntimeError(
+            f"{what} needs about {needed / 2**30:.0f} GB free at {path}: "
+            f"{free / 2**30:.0f} GB are free"
+        )
+
+
 def _generate_shard(landing: Path, options: GenerateOptions) -> GenerateReport:
     return generate(LocalStorage(landing), options)
 
@@ -80,11 +106,14 @@ def ensure_dataset(size: str, base: Path) -> Dataset:
     if marker.exists():
         info = json.loads(marker.read_text())
         return Dataset(size, root, info["events"], info["files"])
+    landing = root / "landing"
+    written = sum(p.stat().st_size for p in landing.rglob("*") if p.is_file())
+    require_free_disk(root, landing_bytes(size) - written, f"the {size} dataset's landing files")
     shards = shard_options(size)
     events = files = 0
     # one generator per core: the 100m dataset's 162 shards take 40 minutes on one
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        futures = [pool.submit(_generate_shard, root / "landing", o) for o in shards]
+        futures = [pool.submit(_generate_shard, landing, o) for o in shards]
         for number, future in enumerate(futures):
             report = future.result()
             events += report.events

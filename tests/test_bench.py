@@ -4,12 +4,19 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date
 
 import duckdb
 import pytest
 
-from bench.datasets import EVENTS_PER_USER, SIZES, shard_options
+from bench.datasets import (
+    EVENTS_PER_USER,
+    SIZES,
+    landing_bytes,
+    require_free_disk,
+    shard_options,
+)
 from bench.measure import Figure, Sample, parse_step_output, rate, ratio
 from bench.peer import PeerInputs, run_peer
 from bench.report import render, render_paw_only
@@ -185,6 +192,17 @@ def test_a_size_that_failed_midway_reports_the_steps_it_finished_and_why_it_stop
     assert "| full `dbt build` of the base | 600.0 s, 2,900 MB |" in text
     assert "| incremental `dbt build` after one more day | did not finish |" in text
     assert "Out of Memory Error" in text and "| fct_events | 200.00 |" in text
+
+
+def test_a_size_that_the_disk_cannot_hold_fails_before_the_work_naming_what_it_needs(tmp_path):
+    free = shutil.disk_usage(tmp_path).free
+    require_free_disk(tmp_path / "work", free // 2, "the 100m bench")  # room: no error
+    with pytest.raises(RuntimeError) as error:
+        require_free_disk(tmp_path / "work", free + 2**40, "the 100m bench")
+    assert f"the 100m bench needs about {(free + 2**40) / 2**30:.0f} GB free at {tmp_path}" in str(
+        error.value
+    )
+    assert 9e9 < landing_bytes("100m") < 11e9  # all gzip: about 10 GB, measured
 
 
 def test_a_sizes_shards_cover_its_users_once_with_their_own_seeds():
