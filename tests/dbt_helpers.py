@@ -49,7 +49,8 @@ def run_dbt(
         settings,
         project_dir=project,
         capture_output=True,
-        env={**os.environ, "DBT_TARGET_PATH": str(target)},
+        # dbt's log beside its target: the SQL it ran, for the tests that read it
+        env={**os.environ, "DBT_TARGET_PATH": str(target), "DBT_LOG_PATH": str(target / "logs")},
         analytic_vars=analytic_vars,
     )
     statuses = {}

@@ -9,6 +9,7 @@ fresh full build of the same lake."""
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime, timedelta
 
 import duckdb
@@ -121,17 +122,30 @@ def marts(warehouse: str) -> dict[str, list[tuple]]:
         con.close()
 
 
-def assert_written_in_chunks_in_person_order(warehouse: str, dbt_target) -> None:
-    """The chunked models were written in several chunks, and fct_events is still stored in
-    person order: each person's events are together, in time order (a person lives in one
-    chunk)."""
-    built = dbt_target / "run" / "paw" / "models"
-    for model in (
-        "marts/events/fct_events.sql",
-        "intermediate/int_path_nodes.sql",
-        "intermediate/int_funnel_chains.sql",
-    ):
-        assert (built / model).read_text().count("set variable paw_chunk =") > 1, model
+# chunks of 100 rows: every build writes its chunked models (macros/chunked_tables.sql) in
+# several chunks of persons, full and incremental, as at 100M events with the default
+CHUNKS = {"paw_chunk_rows": 100}
+
+
+def assert_written_in_chunks(dbt_target, temporary: bool) -> None:
+    """The chunked models' tables (their incremental builds' temporary tables) were written in
+    several chunks by the last build: the SQL dbt ran, from its log, one statement a model."""
+    log = (dbt_target / "logs" / "dbt.log").read_text()
+    for model in ("fct_events", "int_path_nodes", "int_funnel_chains"):
+        created = (
+            f'create temporary table "{model}__dbt_tmp'
+            if temporary
+            else re.findall(rf'create\s+table "[^"]+"\."[^"]+"\."{model}(?:__dbt_tmp)?"', log)[-1]
+        )
+        start = log.rindex(created)
+        statement = log[start : log.find("reset variable paw_chunks", start)]
+        assert "On model." not in statement, model  # the statement of this model alone
+        assert "set variable paw_chunk = 1;" in statement, model
+
+
+def assert_in_person_order(warehouse: str) -> None:
+    """fct_events is stored in person order: each person's events are together, in time order
+    (a person lives in one chunk)."""
     con = duckdb.connect(warehouse, read_only=True)
     try:
         scattered = con.execute(
@@ -171,19 +185,14 @@ def test_five_incremental_builds_equal_a_full_rebuild(tmp_path):
             target.write_bytes(path.read_bytes())
         report = ingest(env.settings)
         assert report.reconciles
-        result = run_dbt(BUILD, incremental, target_dir=dbt_target)
+        result = run_dbt(BUILD, incremental, target_dir=dbt_target, analytic_vars=CHUNKS)
         assert result.success, result.output[-3000:]
+    assert_written_in_chunks(dbt_target, temporary=True)  # the incremental builds' new rows
     full = incremental.with_warehouse(str(tmp_path / "full.duckdb"))
-    # the full rebuild writes its clustered tables in chunks, as at 100M events
-    # (macros/clustering.sql); the incremental builds' first one wrote them in one sort
-    result = run_dbt(
-        BUILD + ["--full-refresh"],
-        full,
-        target_dir=dbt_target,
-        analytic_vars={"paw_chunk_rows": 100},
-    )
+    result = run_dbt(BUILD + ["--full-refresh"], full, target_dir=dbt_target, analytic_vars=CHUNKS)
     assert result.success, result.output[-3000:]
-    assert_written_in_chunks_in_person_order(full.warehouse_path, dbt_target)
+    assert_written_in_chunks(dbt_target, temporary=False)
+    assert_in_person_order(full.warehouse_path)
     built, rebuilt = marts(incremental.warehouse_path), marts(full.warehouse_path)
     assert set(built) == set(rebuilt) and len(built) > 20
     for table in rebuilt:

@@ -1,5 +1,7 @@
-{#- Chunked tables: the full build of a model configured `paw_chunked=true` is written in chunks
-    of persons when its largest input holds more than paw_chunk_rows rows, one INSERT a chunk.
+{#- Chunked tables: a model configured `paw_chunked=true` is written in chunks of persons when
+    its largest input holds more than paw_chunk_rows rows, one INSERT a chunk: its full build,
+    and the temporary table of its incremental build (at 100M events, the persons a new day
+    changes hold tens of millions of rows).
     Its SQL reads its person-keyed inputs through paw_in_chunk (each person's rows depend only
     on that person's inputs), so each chunk's windows, joins and sorts hold a slice of the data
     and memory stays within paw_duckdb_memory_limit, whatever the data's size. At 91M events,
@@ -12,8 +14,8 @@
     a few row groups (fct_events: a person's timeline).
 
     dbt-duckdb's create_table_as builds every table and the temporary table of an incremental
-    build (one chunk: an incremental build's rows are few); this version builds the chunked and
-    ordered ones and hands every other to dbt-duckdb's. -#}
+    build; this version builds the chunked and ordered ones and hands every other to
+    dbt-duckdb's. -#}
 {% macro duckdb__create_table_as(
     temporary, relation, compiled_code, language='sql', partitioned_by=none, sorted_by=none
 ) -%}
@@ -41,7 +43,7 @@
 {% macro paw_create_table_in_chunks(temporary, relation, compiled_code) -%}
     {%- set order_by = config.get('paw_order_by') -%}
     {%- set enforced = config.get('contract').enforced and not temporary -%}
-    {%- set chunks = 1 if temporary else paw_chunk_count() -%}
+    {%- set chunks = paw_chunk_count() -%}
     {%- if chunks > 1 and "getvariable('paw_chunk')" not in compiled_code -%}
         {%- do exceptions.raise_compiler_error(
             model.name ~ " is built in " ~ chunks ~ " chunks (paw_chunked) but reads no input"
@@ -65,7 +67,7 @@
             select * from (
                 {{ compiled_code }}
             ) as model_subq
-            {% if order_by -%}
+            {% if order_by and not temporary -%}
                 order by {{ order_by | join(', ') }}
             {%- endif %}
         );

@@ -101,4 +101,6 @@
             {% if by == 'session_id' %}{{ paw_changed_sessions() }}{% else %}{{ paw_changed_persons() }}{% endif %}
         ) as changed
     )
+    -- a chunked build (macros/chunked_tables.sql) redoes a chunk of persons at a time
+    and {{ paw_in_chunk('changed_rows.person_id') }}
 {%- endmacro %}

@@ -15,14 +15,16 @@ stg_events as not materialized (
 ),
 
 {% if is_incremental() %}
+-- written in chunks of persons too (macros/chunked_tables.sql): at 100M events the changed
+-- events of a new day are tens of millions
 changed_events as (
     select built.event_id
     from {{ ref('int_sessionized_activity') }} as built
-    where built.built_at > {{ paw_watermark() }}
+    where built.built_at > {{ paw_watermark() }} and {{ paw_in_chunk('built.person_id') }}
     union
     select built.event_id
     from {{ ref('int_event_groups') }} as built
-    where built.built_at > {{ paw_watermark() }}
+    where built.built_at > {{ paw_watermark() }} and {{ paw_in_chunk('built.person_id') }}
 ),
 
 -- semi-joins on every input: each large table is probed against the changed events' ids,
