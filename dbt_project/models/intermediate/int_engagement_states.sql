@@ -4,11 +4,16 @@
     d - l < paw_active_days and a >= paw_power_min_active_days, else ACTIVE when
     d - l < paw_active_days, else AT_RISK when d - l < paw_churn_days, else CHURNED.
     A person has one state on every date from f to the as-of date (the data's last activity
-    date). Stored as runs of equal states (one row per run), not one row per person and date. -#}
+    date). Stored as runs of equal states (one row per run), not one row per person and date.
+
+    Written in chunks of persons (macros/chunked_tables.sql): at 89M events its windows ran out
+    of 2 GB built whole. The as-of date is every person's, not the chunk's. -#}
+{{ config(paw_chunked=true) }}
 with
 
 activity as not materialized (
-    select * from {{ ref('int_sessionized_activity') }}
+    select * from {{ ref('int_sessionized_activity') }} as built
+    where {{ paw_in_chunk('built.person_id') }}
 ),
 
 person_dates as (
@@ -19,7 +24,8 @@ person_dates as (
 ),
 
 as_of as (
-    select max(activity_date) as as_of_date from person_dates
+    select cast(max(everyone.event_timestamp) as date) as as_of_date
+    from {{ ref('int_sessionized_activity') }} as everyone
 ),
 
 span_ends as (

@@ -5,6 +5,7 @@
     incremental_strategy='paw_replace_sessions',
     paw_session_rows_end_at='session_end',
     on_schema_change='fail',
+    paw_chunked=true,
 ) }}
 -- depends_on: {{ ref('int_events_attributed') }}
 with
@@ -18,12 +19,16 @@ events as (
     {{ paw_rows_changed(ref('fct_events'), by='session_id') }}
 ),
 {% else %}
+-- a full build is written in chunks of persons (macros/chunked_tables.sql): at 89M events the
+-- sessions' first-by and last-by aggregates ran out of 2 GB built whole
 events as not materialized (
-    select * from {{ ref('fct_events') }}
+    select * from {{ ref('fct_events') }} as built
+    where {{ paw_in_chunk('built.person_id') }}
 ),
 
 sessionized as not materialized (
-    select * from {{ ref('int_sessionized_activity') }}
+    select * from {{ ref('int_sessionized_activity') }} as built
+    where {{ paw_in_chunk('built.person_id') }}
 ),
 {% endif %}
 
