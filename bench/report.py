@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 TARGETS = {
@@ -187,8 +188,11 @@ def render_paw_only(size: str, r: dict) -> list[str]:
         if incremental
         else "| incremental `dbt build` after one more day | did not finish |",
     ]
+    if r.get("note"):  # how a run was completed by hand, said beside its figures
+        out += ["", r["note"]]
     if r.get("failed"):
-        out += ["", "The run stopped at a failed step:", "", "```", r["failed"].strip(), "```"]
+        failed = re.sub(r"\x1b\[[0-9;]*m", "", r["failed"]).strip()  # dbt's colours
+        out += ["", "The run stopped at a failed step:", "", "```", failed, "```"]
     if build and not incremental:
         out += ["", "Slowest models in the full build:", "", "| model | seconds |", "|---|---|"]
         out += [f"| {name} | {s:.2f} |" for name, s in list(build["model_seconds"].items())[:8]]

@@ -185,13 +185,15 @@ def test_a_size_that_failed_midway_reports_the_steps_it_finished_and_why_it_stop
         "landing_files": 10,
         "ingestion": {"paw": sample, "events": 91_000_000, "paw_events_per_second": 150_000},
         "build": {"paw": sample, "model_seconds": {"fct_events": 200.0}},
-        "failed": "bench step dbt_build failed:\nOut of Memory Error",
+        "failed": "bench step dbt_build failed:\n\x1b[31mOut of Memory Error\x1b[0m",
+        "note": "Completed by hand.",
     }
     text = "\n".join(render_paw_only("100m", result))
     assert "ingestion of the base (landing → lake) | 600.0 s, 150,000 events/s" in text
     assert "| full `dbt build` of the base | 600.0 s, 2,900 MB |" in text
     assert "| incremental `dbt build` after one more day | did not finish |" in text
-    assert "Out of Memory Error" in text and "| fct_events | 200.00 |" in text
+    assert "\nOut of Memory Error\n" in text and "| fct_events | 200.00 |" in text
+    assert "Completed by hand." in text
 
 
 def test_a_size_that_the_disk_cannot_hold_fails_before_the_work_naming_what_it_needs(tmp_path):
