@@ -129,14 +129,17 @@ CHUNKS = {"paw_chunk_rows": 20}
 
 
 INCREMENTAL_CHUNKED = ("fct_events", "fct_sessions", "int_path_nodes", "int_funnel_chains")
-TABLE_CHUNKED = ("int_engagement_states",)
+TABLE_CHUNKED = ("int_engagement_states", "dim_persons")
 
 
 def assert_written_in_chunks(dbt_target, full_refresh: bool) -> None:
     """The chunked models were written in several chunks by the last build (an incremental
     model's incremental build: its temporary table): the SQL dbt ran, from its log, one
     statement a model."""
-    log = (dbt_target / "logs" / "dbt.log").read_text()
+    # dbt rotates its log: dbt.log.2, dbt.log.1, then dbt.log, oldest first
+    logs = (dbt_target / "logs").glob("dbt.log*")
+    rotated = sorted(logs, key=lambda p: 0 if p.name == "dbt.log" else int(p.suffix[1:]))
+    log = "".join(path.read_text() for path in reversed(rotated))
     for model in INCREMENTAL_CHUNKED + TABLE_CHUNKED:
         created = (
             f'create temporary table "{model}__dbt_tmp'

@@ -1,3 +1,6 @@
+{#- Written in chunks of persons (macros/chunked_tables.sql): at 89M events its per-person
+    lists and aggregates ran out of 2 GB built whole. Every input is read by person. -#}
+{{ config(paw_chunked=true) }}
 with
 
 events as not materialized (
@@ -5,27 +8,33 @@ events as not materialized (
 ),
 
 attributed as not materialized (
-    select * from {{ ref('int_events_attributed') }}
+    select * from {{ ref('int_events_attributed') }} as built
+    where {{ paw_in_chunk('built.person_id') }}
 ),
 
 links as not materialized (
-    select * from {{ ref('int_anonymous_links') }}
+    select * from {{ ref('int_anonymous_links') }} as built
+    where {{ paw_in_chunk('built.person_id') }}
 ),
 
 activity as not materialized (
-    select * from {{ ref('fct_events') }}
+    select * from {{ ref('fct_events') }} as built
+    where {{ paw_in_chunk('built.person_id') }}
 ),
 
 sessionized as not materialized (
-    select * from {{ ref('int_sessionized_activity') }}
+    select * from {{ ref('int_sessionized_activity') }} as built
+    where {{ paw_in_chunk('built.person_id') }}
 ),
 
 state_runs as not materialized (
-    select * from {{ ref('int_engagement_states') }}
+    select * from {{ ref('int_engagement_states') }} as built
+    where {{ paw_in_chunk('built.person_id') }}
 ),
 
 group_links as not materialized (
-    select * from {{ ref('int_group_links') }}
+    select * from {{ ref('int_group_links') }} as built
+    where {{ paw_in_chunk('built.person_id') }}
 ),
 
 person_summary as (
