@@ -323,6 +323,10 @@ class S3Storage:
 
 
 KEEP_LEFTOVERS = 3  # scratch folders and files of earlier runs kept for a post-mortem
+# The system temp folder is shared with other processes, paw's own among them (a running dbt
+# build's secret and row-count folders): an S3 lake's scratch folders carry this prefix, and
+# the pruning of stale ones touches nothing else.
+S3_STAGING_PREFIX = "paw-staging-"
 
 
 def remove_all_but_newest(paths: list[Path], keep: int = KEEP_LEFTOVERS) -> list[Path]:
@@ -344,7 +348,7 @@ def staging_dir(storage: Storage, run_id: str) -> Path:
         path = storage.root / ".tmp" / run_id
         path.mkdir(parents=True, exist_ok=True)
         return path
-    return Path(tempfile.mkdtemp(prefix=f"paw-{run_id}-"))
+    return Path(tempfile.mkdtemp(prefix=f"{S3_STAGING_PREFIX}{run_id}-"))
 
 
 def clear_stale_staging(storage: Storage) -> None:
@@ -353,4 +357,4 @@ def clear_stale_staging(storage: Storage) -> None:
     if isinstance(storage, LocalStorage):
         shutil.rmtree(storage.root / ".tmp", ignore_errors=True)
     else:
-        remove_all_but_newest(list(Path(tempfile.gettempdir()).glob("paw-*-*")))
+        remove_all_but_newest(list(Path(tempfile.gettempdir()).glob(f"{S3_STAGING_PREFIX}*")))

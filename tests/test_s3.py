@@ -4,7 +4,9 @@ loopback (moto's server, started here), and dbt reading that lake through httpfs
 from __future__ import annotations
 
 import io
+import os
 import socket
+import tempfile
 from collections.abc import Iterator
 from datetime import date
 
@@ -16,7 +18,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from ingestion.ingest import ingest
-from ingestion.storage import LockHeldError, S3Storage, StorageError, open_storage
+from ingestion.storage import LockHeldError, S3Storage, StorageError, open_storage, staging_dir
 from paw.cli import main
 from paw.duckdb_secrets import secret_directory
 from paw.settings import S3Settings, Settings
@@ -252,3 +254,28 @@ def test_the_error_that_stopped_the_work_is_reported_not_the_lock_release():
         server.stop()  # the endpoint goes down mid-run
         lake.list("events/")
     assert str(caught.value).startswith("cannot list s3://paw-going-down/lake/events/")
+
+
+def test_an_s3_run_prunes_its_own_scratch_folders_and_nothing_else(
+    s3_settings: Settings, tmp_path, monkeypatch
+):
+    """docs/orchestration.md, leftovers: the system temp folder is shared, among others with a
+    running dbt build's secret and row-count folders (which an S3 run once deleted under a
+    concurrent build); a run prunes the stale scratch folders of S3 runs alone."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    lake = open_storage(s3_settings.lake_url, s3_settings.s3)
+    others = [tmp_path / "paw-row-counts-abc123", tmp_path / "paw-secrets-0-0123456789abcdef"]
+    for folder in others:  # older than every scratch folder: the first a wide net would take
+        folder.mkdir()
+        os.utime(folder, (1_600_000_000, 1_600_000_000))
+    stale = [staging_dir(lake, f"20260101T00000{n}Z-0000000{n}") for n in range(5)]
+    for age, folder in enumerate(stale):  # the first one oldest
+        os.utime(folder, (1_700_000_000 + age, 1_700_000_000 + age))
+    landing = open_storage(s3_settings.landing_url, s3_settings.s3)
+    generate(landing, GenerateOptions(users=5, days=2, end_date=date(2024, 5, 1)))
+
+    report = ingest(s3_settings)
+
+    assert report.reconciles
+    assert all(folder.is_dir() for folder in others)
+    assert [folder.exists() for folder in stale] == [False, False, True, True, True]
