@@ -8,6 +8,7 @@ fresh full build of the same lake."""
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from datetime import UTC, datetime, timedelta
@@ -132,14 +133,18 @@ INCREMENTAL_CHUNKED = ("fct_events", "fct_sessions", "int_path_nodes", "int_funn
 TABLE_CHUNKED = ("int_engagement_states", "dim_persons")
 
 
+def dbt_log(dbt_target) -> str:
+    """dbt's debug log, rotated parts included: dbt.log.2, dbt.log.1, then dbt.log."""
+    logs = (dbt_target / "logs").glob("dbt.log*")
+    rotated = sorted(logs, key=lambda p: 0 if p.name == "dbt.log" else int(p.suffix[1:]))
+    return "".join(path.read_text() for path in reversed(rotated))
+
+
 def assert_written_in_chunks(dbt_target, full_refresh: bool) -> None:
     """The chunked models were written in several chunks by the last build (an incremental
     model's incremental build: its temporary table): the SQL dbt ran, from its log, one
     statement a model."""
-    # dbt rotates its log: dbt.log.2, dbt.log.1, then dbt.log, oldest first
-    logs = (dbt_target / "logs").glob("dbt.log*")
-    rotated = sorted(logs, key=lambda p: 0 if p.name == "dbt.log" else int(p.suffix[1:]))
-    log = "".join(path.read_text() for path in reversed(rotated))
+    log = dbt_log(dbt_target)
     for model in INCREMENTAL_CHUNKED + TABLE_CHUNKED:
         created = (
             f'create temporary table "{model}__dbt_tmp'
@@ -174,6 +179,23 @@ def assert_in_person_order(warehouse: str) -> None:
     assert (scattered, out_of_order) == (0, 0)
 
 
+def assert_compacted(dbt_target) -> None:
+    """Every incremental model's last (incremental) build compacted it after its delete and
+    insert (macros/compaction.sql, tests/test_compaction.py): the SQL dbt ran, from its log."""
+    manifest = json.loads((dbt_target / "manifest.json").read_text())
+    incremental = [
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
+    ]
+    log = dbt_log(dbt_target)
+    assert len(incremental) >= 8
+    for model in incremental:
+        began = log.rindex(f"Began running node model.paw.{model}")
+        ran = log[began : log.index(f"Finished running node model.paw.{model}", began)]
+        assert "create or replace temporary table paw_vectors_with_deletions" in ran, model
+
+
 def test_five_incremental_builds_equal_a_full_rebuild(tmp_path):
     env = PawEnv(tmp_path, Settings.from_env(local_env(tmp_path)))
     # some volume around the hand-made cases: the sample's first days, one slice a batch
@@ -200,6 +222,7 @@ def test_five_incremental_builds_equal_a_full_rebuild(tmp_path):
             assert_written_in_chunks(dbt_target, full_refresh=True)
             assert_in_person_order(incremental.warehouse_path)
     assert_written_in_chunks(dbt_target, full_refresh=False)  # the incremental builds' new rows
+    assert_compacted(dbt_target)
     # the reference: a full rebuild in one statement a model (the default's chunks at this size)
     full = incremental.with_warehouse(str(tmp_path / "full.duckdb"))
     result = run_dbt(BUILD + ["--full-refresh"], full, target_dir=dbt_target)

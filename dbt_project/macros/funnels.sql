@@ -114,3 +114,24 @@ ordered_chains as (
     {%- endfor %}
 )
 {%- endmacro %}
+
+{#- A funnel progress's values by step, as a list in step order (the steps it has rows for): one
+    pair of fixed-size aggregates a step, not a list aggregate, whose states DuckDB cannot spill
+    (fct_funnel_progress at 10M events needed more than 180 MB with list(); 150 MB is enough
+    this way, and at 100M events list() ran out of 2 GB). -#}
+{% macro paw_list_by_step(value, step_column) -%}
+    list_transform(
+        list_filter(
+            [
+                {%- for step in range(1, var('paw_funnel_max_steps') | int + 1) %}
+                {
+                    'reached': count(*) filter (where {{ step_column }} = {{ step }}) > 0,
+                    'value': min({{ value }}) filter (where {{ step_column }} = {{ step }})
+                }{{ "," if not loop.last }}
+                {%- endfor %}
+            ],
+            step_entry -> step_entry.reached
+        ),
+        step_entry -> step_entry.value
+    )
+{%- endmacro %}

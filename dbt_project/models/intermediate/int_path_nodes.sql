@@ -12,6 +12,7 @@
     paw_session_rows_end_at='last_event_at',
     on_schema_change='fail',
     paw_chunked=true,
+    paw_order_by=['last_event_at'],
 ) }}
 -- depends_on: {{ ref('int_events_attributed') }}
 {%- set page_path -%}

@@ -19,7 +19,8 @@ progress as (
         max(max_step) as max_step,
         min(case when step_number = 1 then reached_at end) as entered_at,
         min(case when step_number = 1 then event_id end) as entered_event_id,
-        {{ paw_ordered_list('reached_at', 'step_number') }} as step_reached_at
+        -- one row a step reached (int_funnel_chains): the step's one reached_at
+        {{ paw_list_by_step('reached_at', 'step_number') }} as step_reached_at
     from chains
     group by funnel_name, person_id
 ),

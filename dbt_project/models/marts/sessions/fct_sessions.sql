@@ -6,6 +6,7 @@
     paw_session_rows_end_at='session_end',
     on_schema_change='fail',
     paw_chunked=true,
+    paw_order_by=['session_end'],
 ) }}
 -- depends_on: {{ ref('int_events_attributed') }}
 with
