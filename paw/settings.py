@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,14 @@ DEFAULT_SETTLE_SECONDS = 60.0
 # events peaks at 2.7 GB resident under it (docs/benchmarks.md); every model's operators can spill.
 DEFAULT_BUILD_MEMORY = "2GB"
 DEFAULT_REGION = "us-east-1"
+
+# DuckDB's units of memory: K, M, G and T are powers of 1000, KiB to TiB of 1024.
+MEMORY_UNITS = {
+    "": 1,
+    "b": 1,
+    **{f"{p}{suffix}": 1000**n for n, p in enumerate("kmgt", 1) for suffix in ("", "b")},
+    **{f"{p}ib": 1024**n for n, p in enumerate("kmgt", 1)},
+}
 
 SETTLE_VARIABLE = "PAW_LANDING_SETTLE_SECONDS"
 BUILD_MEMORY_VARIABLE = "PAW_BUILD_MEMORY_LIMIT"
@@ -46,6 +55,17 @@ VARIABLES = (
 def project_root() -> Path:
     """The repository root: relative defaults resolve against it, not the caller's cwd."""
     return Path(__file__).resolve().parent.parent
+
+
+def memory_bytes(size: str) -> int:
+    """A memory size as DuckDB reads it ('2GB', '250 MB', '1.5GiB'), in bytes."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", size)
+    unit = MEMORY_UNITS.get(match.group(2).lower()) if match else None
+    if match is None or unit is None:
+        raise ValueError(
+            f"{BUILD_MEMORY_VARIABLE}={size!r} is not a memory size such as 2GB, 500MB or 1.5GiB"
+        )
+    return int(float(match.group(1)) * unit)
 
 
 def _resolve_url(value: str) -> str:
@@ -105,13 +125,15 @@ class Settings:
         if env is None:
             env = {**_dotenv_values(), **os.environ}
         settle = env.get(SETTLE_VARIABLE)
+        build_memory = env.get(BUILD_MEMORY_VARIABLE) or DEFAULT_BUILD_MEMORY
+        memory_bytes(build_memory)  # a size DuckDB reads, or an error naming the variable now
         return cls(
             landing_url=_resolve_url(env.get("PAW_LANDING_URL") or DEFAULT_LANDING),
             lake_url=_resolve_url(env.get("PAW_LAKE_URL") or DEFAULT_LAKE),
             warehouse_path=_resolve_url(env.get("PAW_WAREHOUSE") or DEFAULT_WAREHOUSE),
             s3=S3Settings.from_env(env),
             landing_settle_seconds=float(settle) if settle else DEFAULT_SETTLE_SECONDS,
-            build_memory_limit=env.get(BUILD_MEMORY_VARIABLE) or DEFAULT_BUILD_MEMORY,
+            build_memory_limit=build_memory,
         )
 
     def as_environment(self) -> dict[str, str]:

@@ -95,6 +95,7 @@ def test_dbt_receives_paws_settings_as_vars_and_never_a_secret():
         "paw_lake_url": settings.lake_url,
         "paw_secret_directory": "/tmp/secrets",
         "paw_duckdb_memory_limit": "2GB",
+        "paw_duckdb_memory_bytes": 2_000_000_000,
         "paw_session_timeout_minutes": 10,
         "paw_warehouse_path": "/w.duckdb",
         "paw_warehouse_access": "automatic",

@@ -1,5 +1,5 @@
 {#- Chunked tables: a model configured `paw_chunked=true` is written in chunks of persons when
-    its largest input holds more than paw_chunk_rows rows, one INSERT a chunk: its full build,
+    its largest input holds more than paw_chunk_rows() rows, one INSERT a chunk: its full build,
     and the temporary table of its incremental build (at 100M events, the persons a new day
     changes hold tens of millions of rows).
     Its SQL reads its person-keyed inputs through paw_in_chunk (each person's rows depend only
@@ -77,7 +77,7 @@
 {%- endmacro %}
 
 {#- How many chunks the model being built is written in: its largest input's rows (DuckDB's
-    estimate, from the catalog) over paw_chunk_rows, at least one. -#}
+    estimate, from the catalog) over paw_chunk_rows(), at least one. -#}
 {% macro paw_chunk_count() -%}
     {%- if not execute -%}
         {{ return(1) }}
@@ -97,6 +97,18 @@
         ~ "where database_name = current_database() and (schema_name, table_name) in ("
         ~ inputs | join(', ') ~ ")"
     ).columns[0].values()[0] -%}
-    {%- set chunk_rows = var('paw_chunk_rows') | int -%}
+    {%- set chunk_rows = paw_chunk_rows() -%}
     {{ return([1, ((largest + chunk_rows - 1) // chunk_rows) | int] | max) }}
+{%- endmacro %}
+
+{#- The rows a chunk holds: var paw_chunk_rows when set, else one row per 400 bytes of the
+    build's memory limit (paw_duckdb_memory_bytes, from PAW_BUILD_MEMORY_LIMIT): 5,000,000 at the
+    default 2GB, with which the 100M build's chunked models fit; at 10M events under 250MB the
+    nightly needed chunks of about 600,000 rows, a tenth, as this gives. -#}
+{% macro paw_chunk_rows() -%}
+    {%- set configured = var('paw_chunk_rows', none) -%}
+    {%- if configured is not none -%}
+        {{ return(configured | int) }}
+    {%- endif -%}
+    {{ return([1, (var('paw_duckdb_memory_bytes') | int) // 400] | max) }}
 {%- endmacro %}

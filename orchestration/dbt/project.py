@@ -16,7 +16,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtP
 
 from orchestration.dbt.incremental import DEFINITIONS_VAR, project_definitions
 from paw.duckdb_secrets import secret_directory
-from paw.settings import Settings, project_root
+from paw.settings import Settings, memory_bytes, project_root
 
 LAYERS = ("staging", "intermediate", "marts")
 # Marts are rebuilt nightly: older than this, the UI flags them as stale.
@@ -46,6 +46,8 @@ def dbt_vars(settings: Settings, secrets: Path | str, read_only: bool = False) -
         "paw_lake_url": settings.lake_url,
         "paw_secret_directory": str(secrets),
         "paw_duckdb_memory_limit": settings.build_memory_limit,
+        # the chunks of the chunked models are sized from it (macros/chunked_tables.sql)
+        "paw_duckdb_memory_bytes": memory_bytes(settings.build_memory_limit),
     }
 
 
