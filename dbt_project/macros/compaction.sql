@@ -46,7 +46,6 @@
 
     vectors as (
         select
-            row_group_id,
             row_start + vector_index * 2048 as first_row_id,
             least(row_start + row_count, row_start + (vector_index + 1) * 2048) as end_row_id
         from (
@@ -80,11 +79,12 @@
 
     final as (
         select
-            first_row_id,
-            end_row_id,
-            unnest(range(first_row_id // 2048, (end_row_id - 1) // 2048 + 1)) as row_id_block
-        from live_rows
-        where live_row_count < end_row_id - first_row_id
+            vector_blocks.first_row_id,
+            vector_blocks.end_row_id,
+            vector_blocks.row_id_block
+        from vector_blocks
+        inner join live_rows on vector_blocks.first_row_id = live_rows.first_row_id
+        where live_rows.live_row_count < live_rows.end_row_id - live_rows.first_row_id
     )
 
     select * from final;
