@@ -456,3 +456,40 @@ def test_a_chunked_model_reads_its_inputs_by_chunk_or_fails_its_build(tmp_path):
         Path(settings.warehouse_path).parent.glob(".dbt-target/run/**/rules_in_chunks.sql")
     )
     assert run_sql.read_text().count("set variable paw_chunk =") == 3
+
+
+def test_paw_upsert_updates_and_inserts_by_key_and_refuses_duplicate_keys(tmp_path):
+    """The incremental strategy paw_upsert (macros/incremental.sql): a row whose key is in the
+    table is updated in place, a new key inserted; a build with two rows for one key fails,
+    naming the model, where an UPDATE would silently keep one of them."""
+    project = tmp_path / "project"
+    shutil.copytree(DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs"))
+    upserted = (
+        "{{ config(materialized='incremental', unique_key='rule_order', "
+        "incremental_strategy='paw_upsert') }}\n"
+        "select rule_order, regex{% if is_incremental() %} || ' again'{% endif %} as regex\n"
+        "from {{ ref('path_cleaning') }}\n"
+    )
+    (project / "models" / "rules_upserted.sql").write_text(
+        upserted + "{% if is_incremental() %}union all select 4, 'new'{% endif %}"
+    )
+    (project / "models" / "rules_with_a_duplicate.sql").write_text(
+        upserted + "{% if is_incremental() %}union all select 1, 'twice'{% endif %}"
+    )
+    settings = Settings.from_env(local_env(tmp_path))
+    build = ["build", "--select", "path_cleaning", "rules_upserted", "rules_with_a_duplicate"]
+    first = run_dbt(build, settings, project=project)
+    assert first.success, first.output[-3000:]
+    with duckdb.connect(settings.warehouse_path, read_only=True) as con:
+        regexes = dict(con.execute("select rule_order, regex from rules_upserted").fetchall())
+    second = run_dbt(build, settings, project=project)
+    assert second.failed == {"rules_with_a_duplicate"}, second.output[-3000:]
+    assert (
+        "rules_with_a_duplicate uses the incremental strategy paw_upsert, which needs one row "
+        "per rule_order, but built 4 rows for 3 keys"
+    ) in " ".join(second.output.split())
+    with duckdb.connect(settings.warehouse_path, read_only=True) as con:
+        rows = con.execute("select rule_order, regex from rules_upserted order by 1").fetchall()
+    assert rows == [(order, f"{regex} again") for order, regex in sorted(regexes.items())] + [
+        (4, "new")
+    ]

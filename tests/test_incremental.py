@@ -127,6 +127,10 @@ def marts(warehouse: str) -> dict[str, list[tuple]]:
 # (macros/chunked_tables.sql) in several chunks of persons, full and incremental, as at 100M
 # events with the default; the rebuild they are compared with writes each in one statement
 CHUNKS = {"paw_chunk_rows": 20}
+# one build in chunks of a million rows: the strategy paw_upsert then updates the rewritten rows
+# (up to a tenth of a chunk) where the builds in chunks of 20 delete and insert them
+LARGE_CHUNKS = {"paw_chunk_rows": 1_000_000}
+UPSERTED = ("int_events_attributed", "fct_events")
 
 
 INCREMENTAL_CHUNKED = ("fct_events", "fct_sessions", "int_path_nodes", "int_funnel_chains")
@@ -179,6 +183,20 @@ def assert_in_person_order(warehouse: str) -> None:
     assert (scattered, out_of_order) == (0, 0)
 
 
+def node_log(dbt_target, model: str) -> str:
+    """What dbt logged for the model in its last build."""
+    log = dbt_log(dbt_target)
+    began = log.rindex(f"Began running node model.paw.{model}")
+    return log[began : log.index(f"Finished running node model.paw.{model}", began)]
+
+
+def upsert_path(dbt_target, model: str) -> str:
+    """How the last build wrote a paw_upsert model's rewritten rows: 'update' or 'delete'."""
+    ran = node_log(dbt_target, model)
+    assert "paw_existing_keys" in ran, model
+    return "update" if re.search(rf'update "[^"]+"\."[^"]+"\."{model}"', ran) else "delete"
+
+
 def assert_compacted(dbt_target) -> None:
     """Every incremental model's last (incremental) build compacted it after its delete and
     insert (macros/compaction.sql, tests/test_compaction.py): the SQL dbt ran, from its log."""
@@ -188,11 +206,9 @@ def assert_compacted(dbt_target) -> None:
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
     ]
-    log = dbt_log(dbt_target)
     assert len(incremental) >= 8
     for model in incremental:
-        began = log.rindex(f"Began running node model.paw.{model}")
-        ran = log[began : log.index(f"Finished running node model.paw.{model}", began)]
+        ran = node_log(dbt_target, model)
         assert "create or replace temporary table paw_vectors_with_deletions" in ran, model
 
 
@@ -208,6 +224,7 @@ def test_five_incremental_builds_equal_a_full_rebuild(tmp_path):
     rng.shuffle(sample)
     incremental = env.settings
     dbt_target = tmp_path / "dbt-target"
+    upsert_paths: dict[str, set[str]] = {model: set() for model in UPSERTED}
     for batch in range(1, 6):
         env.write_lines(f"batch-{batch}/cases.ndjson", batch_events(batch))
         for path in sample[batch - 1 :: 5]:
@@ -216,11 +233,17 @@ def test_five_incremental_builds_equal_a_full_rebuild(tmp_path):
             target.write_bytes(path.read_bytes())
         report = ingest(env.settings)
         assert report.reconciles
-        result = run_dbt(BUILD, incremental, target_dir=dbt_target, analytic_vars=CHUNKS)
+        chunks = LARGE_CHUNKS if batch == 4 else CHUNKS
+        result = run_dbt(BUILD, incremental, target_dir=dbt_target, analytic_vars=chunks)
         assert result.success, result.output[-3000:]
         if batch == 1:  # the first build is a full one, in chunks
             assert_written_in_chunks(dbt_target, full_refresh=True)
             assert_in_person_order(incremental.warehouse_path)
+        else:
+            for model in UPSERTED:
+                upsert_paths[model].add(upsert_path(dbt_target, model))
+    # both ways of paw_upsert (macros/incremental.sql) wrote rows the rebuild is compared with
+    assert upsert_paths == {model: {"update", "delete"} for model in UPSERTED}
     assert_written_in_chunks(dbt_target, full_refresh=False)  # the incremental builds' new rows
     assert_compacted(dbt_target)
     # the reference: a full rebuild in one statement a model (the default's chunks at this size)

@@ -15,7 +15,7 @@
 {{ config(
     materialized='incremental',
     unique_key='event_id',
-    incremental_strategy='delete+insert',
+    incremental_strategy='paw_upsert',
     on_schema_change='fail',
 ) }}
 with

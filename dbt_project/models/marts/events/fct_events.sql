@@ -3,7 +3,7 @@
 {{ config(
     materialized='incremental',
     unique_key='event_id',
-    incremental_strategy='delete+insert',
+    incremental_strategy='paw_upsert',
     on_schema_change='fail',
     paw_chunked=true,
     paw_order_by=['person_id', 'event_timestamp', 'event_id'],
