@@ -72,11 +72,14 @@
     the time the person changed from. The walk of int_sessionized_activity rewrites exactly those
     events (it continues from the sessions before them, which are as they were built), so they
     are the sessions of its rows written since this model's last build: the newest rows, which
-    DuckDB finds by their row groups' zone maps instead of joining every row to the persons. -#}
+    DuckDB finds by their row groups' zone maps instead of joining every row to the persons.
+    A chunked build lists its chunk's own: DuckDB then estimates the list smaller than the
+    rows it is matched with, and hashes the list (int_path_nodes at 10M events: it hashed 9.2M
+    rows of int_sessionized_activity to probe 194,000 sessions, 3.2 s of the model's 5.7). -#}
 {% macro paw_changed_sessions() -%}
     select distinct walked.session_id
     from {{ ref('int_sessionized_activity') }} as walked
-    where walked.built_at > {{ paw_watermark() }}
+    where walked.built_at > {{ paw_watermark() }} and {{ paw_in_chunk('walked.person_id') }}
 {%- endmacro %}
 
 {#- The incremental strategy of the models with rows per session: the rows of the changed
