@@ -7,7 +7,10 @@ events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 
-attributed as not materialized (
+attributed as materialized (
+    -- read three times below: held once per chunk (a chunk's rows fit its memory by design,
+    -- macros/chunked_tables.sql) where reading it again hashed every person of the table for
+    -- the chunk's filter each time (10M events, 3 chunks: 5.3-5.9 s against 7.4-8.3 s)
     select * from {{ ref('int_events_attributed') }} as built
     where {{ paw_in_chunk('built.person_id') }}
 ),
