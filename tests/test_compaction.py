@@ -93,3 +93,29 @@ def test_compaction_leaves_no_vector_partly_deleted_and_frees_what_deletions_hel
     assert tail == sorted(tail, reverse=True)
     con.close()
     assert not memory_held_after_a_read(warehouse, "4MB")
+
+
+def compaction_statements(tmp_path: Path, warehouse: Path, table: str) -> str:
+    settings = Settings.from_env(local_env(tmp_path)).with_warehouse(str(warehouse))
+    relation = f"api.Relation.create(schema='main', identifier='{table}')"
+    result = run_dbt(
+        ["compile", "--quiet", "--inline", f"{{{{ paw_compact({relation}) }}}}"], settings
+    )
+    assert result.success, result.output[-3000:]
+    return result.output.strip()
+
+
+def test_a_table_without_deleted_rows_is_not_compacted(tmp_path):
+    """An append or an in-place update deletes nothing: the compaction is then no statement at
+    all, not a pass over every vector; one deleted row brings it back."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute("create table main.appended as select range as k from range(100000)")
+    con.execute("update main.appended set k = k + 1 where k % 1000 = 0")
+    con.close()
+    assert compaction_statements(tmp_path, warehouse, "appended") == ""
+
+    con = duckdb.connect(str(warehouse))
+    con.execute("delete from main.appended where k = 5")
+    con.close()
+    assert "paw_vectors_with_deletions" in compaction_statements(tmp_path, warehouse, "appended")

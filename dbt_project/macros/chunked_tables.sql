@@ -133,14 +133,17 @@
     ).columns[0].values()[0]) }}
 {%- endmacro %}
 
-{#- The rows a chunk holds: var paw_chunk_rows when set, else one row per 400 bytes of the
-    build's memory limit (paw_duckdb_memory_bytes, from PAW_BUILD_MEMORY_LIMIT): 5,000,000 at the
-    default 2GB, with which the 100M build's chunked models fit; at 10M events under 250MB the
-    nightly needed chunks of about 600,000 rows, a tenth, as this gives. -#}
+{#- The rows a chunk holds: var paw_chunk_rows when set, else one row per paw_chunk_row_bytes
+    (a model's config; 400 unless set) of the build's memory limit (paw_duckdb_memory_bytes, from
+    PAW_BUILD_MEMORY_LIMIT): 5,000,000 at the default 2GB, with which the 100M build's chunked
+    models fit; at 10M events under 250MB the nightly needed chunks of about 600,000 rows, a
+    tenth, as this gives. A model whose rows take less memory sets fewer bytes: fewer chunks,
+    each of which reads its inputs again. -#}
 {% macro paw_chunk_rows() -%}
     {%- set configured = var('paw_chunk_rows', none) -%}
     {%- if configured is not none -%}
         {{ return(configured | int) }}
     {%- endif -%}
-    {{ return([1, (var('paw_duckdb_memory_bytes') | int) // 400] | max) }}
+    {%- set row_bytes = config.get('paw_chunk_row_bytes') or 400 -%}
+    {{ return([1, (var('paw_duckdb_memory_bytes') | int) // row_bytes] | max) }}
 {%- endmacro %}

@@ -84,9 +84,11 @@ cleaned_paths as (
                 'replacement': cast(null as varchar)
             }
         ).path as cleaned_path
+    -- a page without a path (null) matches no row here: no filter on it, which DuckDB would
+    -- push below the semi-join above and read the path of every page call in the events (0.4 s
+    -- of the 3.7 s a nightly build takes at 10M events)
     from page_paths
     cross join rules
-    where page_paths.page_path is not null
 ),
 
 session_events as (
