@@ -181,13 +181,10 @@ final as (
         next_node,
         seconds_to_next_node,
         -- the session stepped from node to next_node before: a transition, not a new session
-        coalesce(
-            next_node is not null
-            and row_number() over (
-                partition by session_id, node, next_node order by node_number
-            ) > 1,
-            false
-        ) as is_repeat_transition,
+        next_node is not null
+        and row_number() over (
+            partition by session_id, node, next_node order by node_number
+        ) > 1 as is_repeat_transition,
         {{ paw_built_at() }} as built_at
     from steps
 )
