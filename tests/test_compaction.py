@@ -57,6 +57,18 @@ def memory_held_after_a_read(path: Path, limit: str) -> bool:
         con.close()
 
 
+def compaction_statements(
+    tmp_path: Path, warehouse: Path, table: str, order_by: str = "none"
+) -> str:
+    """The SQL of paw_compact for main.`table`, as dbt renders it against the warehouse."""
+    settings = Settings.from_env(local_env(tmp_path)).with_warehouse(str(warehouse))
+    relation = f"api.Relation.create(schema='main', identifier='{table}')"
+    macro = f"{{{{ paw_compact({relation}, {order_by}) }}}}"
+    result = run_dbt(["compile", "--quiet", "--inline", macro], settings)
+    assert result.success, result.output[-3000:]
+    return result.output.strip()
+
+
 def test_compaction_leaves_no_vector_partly_deleted_and_frees_what_deletions_held(tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
     con = duckdb.connect(str(warehouse))
@@ -70,20 +82,10 @@ def test_compaction_leaves_no_vector_partly_deleted_and_frees_what_deletions_hel
     con.close()
     assert memory_held_after_a_read(warehouse, "4MB")
 
-    settings = Settings.from_env(local_env(tmp_path)).with_warehouse(str(warehouse))
-    result = run_dbt(
-        [
-            "compile",
-            "--quiet",
-            "--inline",
-            "{{ paw_compact(api.Relation.create(schema='main', identifier='scattered'), ['k']) }}",
-        ],
-        settings,
-    )
-    assert result.success, result.output[-3000:]
+    statements = compaction_statements(tmp_path, warehouse, "scattered", order_by="['k']")
     con = duckdb.connect(str(warehouse))
     con.execute("begin")
-    con.execute(result.output.strip())
+    con.execute(statements)
     con.execute("commit")
     con.execute("checkpoint")
     assert partly_deleted_vectors(con, "main.scattered") == 0
@@ -93,16 +95,6 @@ def test_compaction_leaves_no_vector_partly_deleted_and_frees_what_deletions_hel
     assert tail == sorted(tail, reverse=True)
     con.close()
     assert not memory_held_after_a_read(warehouse, "4MB")
-
-
-def compaction_statements(tmp_path: Path, warehouse: Path, table: str) -> str:
-    settings = Settings.from_env(local_env(tmp_path)).with_warehouse(str(warehouse))
-    relation = f"api.Relation.create(schema='main', identifier='{table}')"
-    result = run_dbt(
-        ["compile", "--quiet", "--inline", f"{{{{ paw_compact({relation}) }}}}"], settings
-    )
-    assert result.success, result.output[-3000:]
-    return result.output.strip()
 
 
 def test_a_table_without_deleted_rows_is_not_compacted(tmp_path):
