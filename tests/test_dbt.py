@@ -465,7 +465,9 @@ def test_a_chunked_model_reads_its_inputs_by_chunk_or_fails_its_build(tmp_path):
 def test_paw_upsert_updates_and_inserts_by_key_and_refuses_duplicate_keys(tmp_path):
     """The incremental strategy paw_upsert (macros/incremental.sql): a row whose key is in the
     table is updated in place, a new key inserted; a build with two rows for one key fails,
-    naming the model, where an UPDATE would silently keep one of them."""
+    naming the model, where an UPDATE would silently keep one of them. With
+    `paw_updated_columns`, an update sets those columns and built_at only (the others are the
+    row's own), and a name that is no column fails the build."""
     project = tmp_path / "project"
     shutil.copytree(DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs"))
     upserted = (
@@ -480,20 +482,45 @@ def test_paw_upsert_updates_and_inserts_by_key_and_refuses_duplicate_keys(tmp_pa
     (project / "models" / "rules_with_a_duplicate.sql").write_text(
         upserted + "{% if is_incremental() %}union all select 1, 'twice'{% endif %}"
     )
+    partly_updated = (
+        "{{ config(materialized='incremental', unique_key='rule_order', "
+        "incremental_strategy='paw_upsert', paw_updated_columns=[UPDATED]) }}\n"
+        "select rule_order, regex{% if is_incremental() %} || ' again'{% endif %} as regex,\n"
+        "'{{ 'rebuilt' if is_incremental() else 'first' }}' as own_value,\n"
+        "{{ paw_built_at() }} as built_at\n"
+        "from {{ ref('path_cleaning') }}\n"
+        "{% if is_incremental() %}union all select 4, 'new', 'rebuilt', {{ paw_built_at() }}"
+        "{% endif %}"
+    )
+    (project / "models" / "rules_partly_updated.sql").write_text(
+        partly_updated.replace("UPDATED", "'regex'")
+    )
+    (project / "models" / "rules_misspelt.sql").write_text(
+        partly_updated.replace("UPDATED", "'regexp'")
+    )
     settings = Settings.from_env(local_env(tmp_path))
-    build = ["build", "--select", "path_cleaning", "rules_upserted", "rules_with_a_duplicate"]
+    models = ["rules_upserted", "rules_with_a_duplicate", "rules_partly_updated", "rules_misspelt"]
+    build = ["build", "--select", "path_cleaning", *models]
     first = run_dbt(build, settings, project=project)
     assert first.success, first.output[-3000:]
     with duckdb.connect(settings.warehouse_path, read_only=True) as con:
         regexes = dict(con.execute("select rule_order, regex from rules_upserted").fetchall())
+        first_built_at = con.execute("select max(built_at) from rules_partly_updated").fetchone()
     second = run_dbt(build, settings, project=project)
-    assert second.failed == {"rules_with_a_duplicate"}, second.output[-3000:]
+    assert second.failed == {"rules_with_a_duplicate", "rules_misspelt"}, second.output[-3000:]
+    output = " ".join(second.output.split())
     assert (
         "rules_with_a_duplicate uses the incremental strategy paw_upsert, which needs one row "
         "per rule_order, but built 4 rows for 3 keys"
-    ) in " ".join(second.output.split())
+    ) in output
+    assert "rules_misspelt: paw_updated_columns names no column regexp" in output
     with duckdb.connect(settings.warehouse_path, read_only=True) as con:
         rows = con.execute("select rule_order, regex from rules_upserted order by 1").fetchall()
-    assert rows == [(order, f"{regex} again") for order, regex in sorted(regexes.items())] + [
-        (4, "new")
-    ]
+        partly = con.execute(
+            "select rule_order, regex, own_value, built_at > ? from rules_partly_updated "
+            "order by 1",
+            first_built_at,
+        ).fetchall()
+    expected = [(order, f"{regex} again") for order, regex in sorted(regexes.items())]
+    assert rows == expected + [(4, "new")]
+    assert partly == [(*row, "first", True) for row in expected] + [(4, "new", "rebuilt", True)]

@@ -131,7 +131,12 @@ CHUNKS = {"paw_chunk_rows": 20}
 # one build in chunks of a million rows: the strategy paw_upsert then updates the rewritten rows
 # (up to a tenth of a chunk) where the builds in chunks of 20 delete and insert them
 LARGE_CHUNKS = {"paw_chunk_rows": 1_000_000}
-UPSERTED = ("int_events_attributed", "fct_events")
+UPSERTED = (
+    "int_events_attributed",
+    "int_sessionized_activity",
+    "int_event_groups",
+    "fct_events",
+)
 
 
 INCREMENTAL_CHUNKED = ("fct_events", "fct_sessions", "int_path_nodes", "int_funnel_chains")

@@ -131,7 +131,13 @@
     2GB) deletes and inserts them instead, and the compaction follows. New rows are inserted in
     the model's paw_order_by, so that each night's rows are stored in order too. The model must
     build one row per key (an UPDATE would silently take one of several): a build that does not
-    fails, naming the model. -#}
+    fails, naming the model.
+    The update finds its rows by the rowids listed with the keys: joined on the key it read
+    the key of every stored row again (0.54 s against 0.35 s for 31,000 of 9.2M rows). It sets
+    the columns of config `paw_updated_columns` and built_at (all when unset): a model whose
+    other columns are the event's own (the lake holds each event once, never changed) names
+    the few a rebuild can change, and DuckDB updates, logs and checkpoints only those
+    (fct_events: 1.7 s with its 22 columns, 0.36 s with its 4). -#}
 {% macro get_incremental_paw_upsert_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set built = arg_dict['temp_relation'] -%}
@@ -139,9 +145,10 @@
     {%- set names = arg_dict['dest_columns'] | map(attribute='name') | list -%}
     {%- set columns = get_quoted_csv(names) -%}
     {%- set order_by = config.get('paw_order_by') -%}
+    {%- set updated = paw_updated_columns(names, key) -%}
     {%- set list_existing -%}
         create or replace temporary table paw_existing_keys as
-        select existing.{{ key }}
+        select existing.rowid as paw_row_id, existing.{{ key }}
         from {{ target }} as existing
         where existing.{{ key }} in (select built.{{ key }} from {{ built }} as built)
     {%- endset -%}
@@ -165,11 +172,19 @@
     {%- else -%}
         update {{ target }}
         set
-            {%- for name in names if name != key %}
-            {{ adapter.quote(name) }} = built.{{ adapter.quote(name) }}{{ ',' if not loop.last }}
+            {%- for name in updated %}
+            {{ adapter.quote(name) }} = rebuilt.{{ adapter.quote(name) }}{{ ',' if not loop.last }}
             {%- endfor %}
-        from {{ built }} as built
-        where {{ target }}.{{ key }} = built.{{ key }};
+        from (
+            select
+                existing.paw_row_id,
+                {%- for name in updated %}
+                built.{{ adapter.quote(name) }}{{ ',' if not loop.last }}
+                {%- endfor %}
+            from {{ built }} as built
+            inner join paw_existing_keys as existing on built.{{ key }} = existing.{{ key }}
+        ) as rebuilt
+        where {{ target }}.rowid = rebuilt.paw_row_id;
         insert into {{ target }} ({{ columns }})
         select {{ columns }}
         from {{ built }} as built
@@ -177,4 +192,22 @@
         {% if order_by %}order by {{ order_by | join(', ') }}{% endif %};
     {%- endif %}
     drop table paw_existing_keys
+{%- endmacro %}
+
+{#- The columns paw_upsert's update sets, of the model's `names`: its config
+    `paw_updated_columns` and built_at (when it has one), or every column but the key when
+    unset. A name that is
+    not a column of the model is an error: a misspelt one would leave its column stale. -#}
+{% macro paw_updated_columns(names, key) -%}
+    {%- set configured = config.get('paw_updated_columns') -%}
+    {%- if configured is none -%}
+        {{ return(names | reject('equalto', key) | list) }}
+    {%- endif -%}
+    {%- set unknown = configured | reject('in', names) | list -%}
+    {%- if unknown -%}
+        {%- do exceptions.raise_compiler_error(
+            model.name ~ ": paw_updated_columns names no column " ~ unknown | join(', ')
+        ) -%}
+    {%- endif -%}
+    {{ return(configured | reject('equalto', 'built_at') | list + (['built_at'] if 'built_at' in names else [])) }}
 {%- endmacro %}

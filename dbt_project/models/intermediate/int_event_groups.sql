@@ -12,7 +12,8 @@
 {{ config(
     materialized='incremental',
     unique_key='event_id',
-    incremental_strategy='delete+insert',
+    incremental_strategy='paw_upsert',
+    paw_updated_columns=['person_id', 'group_id', 'group_source'],
     on_schema_change='fail',
 ) }}
 with

@@ -16,6 +16,7 @@
     materialized='incremental',
     unique_key='event_id',
     incremental_strategy='paw_upsert',
+    paw_updated_columns=['person_id', 'is_identified', 'previous_person_id'],
     on_schema_change='fail',
 ) }}
 with

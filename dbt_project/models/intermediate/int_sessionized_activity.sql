@@ -10,7 +10,10 @@
 {{ config(
     materialized='incremental',
     unique_key='event_id',
-    incremental_strategy='delete+insert',
+    incremental_strategy='paw_upsert',
+    paw_updated_columns=[
+        'person_id', 'session_number', 'session_id', 'is_session_start', 'person_event_number'
+    ],
     on_schema_change='fail',
 ) }}
 with

@@ -4,6 +4,7 @@
     materialized='incremental',
     unique_key='event_id',
     incremental_strategy='paw_upsert',
+    paw_updated_columns=['person_id', 'session_id', 'group_id'],
     on_schema_change='fail',
     paw_chunked=true,
     paw_order_by=['person_id', 'event_timestamp', 'event_id'],
