@@ -106,7 +106,9 @@ def batch_events(batch: int) -> list[dict]:
     return [
         ev(userId="carol", event="order_completed", properties={"revenue": "7.25"}),
         ev(messageId="b1-2", userId="alice", event="signed_up"),  # batch 1's, again
-        ev(userId="dave", event="project_created"),
+        # a week after everything else: the as-of date moves on, and with it the engagement
+        # states of persons with no new event
+        ev(userId="dave", event="project_created", timestamp=iso(day + timedelta(days=7))),
     ]
 
 
@@ -139,8 +141,14 @@ UPSERTED = (
 )
 
 
-INCREMENTAL_CHUNKED = ("fct_events", "fct_sessions", "int_path_nodes", "int_funnel_chains")
-TABLE_CHUNKED = ("int_engagement_states", "dim_persons")
+INCREMENTAL_CHUNKED = (
+    "fct_events",
+    "fct_sessions",
+    "int_path_nodes",
+    "int_funnel_chains",
+    "dim_persons",
+)
+TABLE_CHUNKED = ("int_engagement_states",)
 
 
 def dbt_log(dbt_target) -> str:

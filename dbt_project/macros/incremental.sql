@@ -17,21 +17,22 @@
 {#- The persons whose activity changed since this model's last build, and from when: a new or
     re-attributed activity event changes its person, and the person it left
     (int_events_attributed.previous_person_id), from its time on. The one home of this rule for
-    the incremental models. -#}
-{% macro paw_changed_persons() -%}
+    the incremental models. With activity_only=false, every event counts (dim_persons: an
+    identify call changes a person's traits, a group call their groups). -#}
+{% macro paw_changed_persons(activity_only=true) -%}
     select
         changes.person_id,
         min(changes.event_timestamp) as changed_from
     from (
         select changed.person_id, changed.event_timestamp
         from {{ ref('int_events_attributed') }} as changed
-        where changed.is_activity and changed.built_at > {{ paw_watermark() }}
+        where {{ 'changed.is_activity and' if activity_only }} changed.built_at > {{ paw_watermark() }}
         union all
         select changed.previous_person_id, changed.event_timestamp
         from {{ ref('int_events_attributed') }} as changed
         where
-            changed.is_activity
-            and changed.built_at > {{ paw_watermark() }}
+            {{ 'changed.is_activity and' if activity_only }}
+            changed.built_at > {{ paw_watermark() }}
             and changed.previous_person_id is not null
     ) as changes
     group by changes.person_id
@@ -59,11 +60,16 @@
 {%- endmacro %}
 
 {#- The incremental strategy of the models with rows per person: every row of each changed
-    person (paw_changed_persons) is replaced by the rows this build computed for them, so a
+    person (paw_changed_persons; config `paw_activity_only` false counts every event) and of
+    each person the build computed is replaced by the rows this build computed for them, so a
     person left with no rows (merged into another) loses theirs. -#}
 {% macro get_incremental_paw_replace_persons_sql(arg_dict) -%}
+    {%- set activity_only = config.get('paw_activity_only', true) -%}
     {%- set changed -%}
-        select changed_persons.person_id from ({{ paw_changed_persons() }}) as changed_persons
+        select changed_persons.person_id
+        from ({{ paw_changed_persons(activity_only) }}) as changed_persons
+        union
+        select built.person_id from {{ arg_dict['temp_relation'] }} as built
     {%- endset -%}
     {{ paw_replace_keys(arg_dict, 'person_id', changed) }}
 {%- endmacro %}
