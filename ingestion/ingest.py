@@ -58,6 +58,7 @@ log = logging.getLogger("paw.ingestion")
 
 DUCKDB_MEMORY_LIMIT = "512MB"
 BATCH_LINES = 200_000  # lines validated together: small files are pooled, large ones cut
+PREFETCH_BYTES = 64 * 1024 * 1024  # lines read ahead of the validation
 
 
 def _utcnow() -> datetime:
@@ -81,23 +82,37 @@ T = TypeVar("T")
 ProgressCallback = Callable[[int, int, int], None]
 
 
-def _prefetch(items: Iterable[T]) -> Iterator[T]:
-    """Produce the next item in a thread while the caller works on this one (reading and
-    decompressing overlap with validation, which releases the GIL inside DuckDB)."""
-    q: queue.Queue = queue.Queue(maxsize=1)
+def _prefetch(items: Iterable[T], size_of: Callable[[T], int], budget_bytes: int) -> Iterator[T]:
+    """Produce the next items in a thread while the caller works on earlier ones (reading and
+    decompressing overlap with validation, which releases the GIL inside DuckDB), up to
+    `budget_bytes` of items ahead (one item at least, whatever its size). One item ahead made
+    the reader wait through each batch's validation, and the validation then wait for the
+    next batch's files to be read (1.5 s of 10 s at 1M events)."""
+    q: queue.Queue = queue.Queue()
     done = object()
+    ahead = threading.Condition()
+    ahead_bytes = 0
 
     def produce() -> None:
+        nonlocal ahead_bytes
         try:
             for item in items:
-                q.put(item)
+                size = size_of(item)
+                with ahead:
+                    while ahead_bytes and ahead_bytes + size > budget_bytes:
+                        ahead.wait()
+                    ahead_bytes += size
+                q.put((item, size))
         except BaseException as exc:  # re-raised in the consumer
-            q.put(exc)
-        q.put(done)
+            q.put((exc, 0))
+        q.put((done, 0))
 
     threading.Thread(target=produce, daemon=True).start()
     while True:
-        item = q.get()
+        item, size = q.get()
+        with ahead:
+            ahead_bytes -= size
+            ahead.notify()
         if item is done:
             return
         if isinstance(item, BaseException):
@@ -342,6 +357,11 @@ def _read_files(
             yield seq, _FileEnd()
 
 
+def _chunk_bytes(item: tuple[int, LineChunk | _FileEnd | _FileFailed]) -> int:
+    chunk = item[1]
+    return chunk.lines.nbytes if isinstance(chunk, LineChunk) else 0
+
+
 def _ingest_files(
     run: _Run,
     landing: Storage,
@@ -367,7 +387,7 @@ def _ingest_files(
         pending, pending_rows = [], 0
 
     chunks = _read_files(landing, files, reports, block_bytes, settings.landing_settle_seconds)
-    for seq, item in _prefetch(chunks):
+    for seq, item in _prefetch(chunks, _chunk_bytes, PREFETCH_BYTES):
         report = reports[seq]
         if isinstance(item, _FileFailed | _FileEnd):
             files_done += 1

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from collections import Counter
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from ingestion.ingest import ingest
+from ingestion.contract import EVENT_SCHEMA
+from ingestion.ingest import _prefetch, ingest
+from ingestion.partitions import PartitionWriter
 from ingestion.storage import LocalStorage, LockHeldError
 from paw.settings import Settings
 from simulator.sample_data import GenerateOptions, generate
@@ -237,3 +242,63 @@ def test_a_second_writer_is_refused_with_a_clear_message(paw_env: PawEnv):
         pytest.raises(LockHeldError, match="held by another writer"),
     ):
         ingest(paw_env.settings)
+
+
+def test_lines_are_read_ahead_of_the_validation_up_to_a_byte_budget():
+    """ingest._prefetch: the reader works ahead of its consumer up to the budget (one item at
+    least, however large), hands over every item in order, and its error reaches the
+    consumer."""
+    produced: list[int] = []
+
+    def items(sizes: list[int]):
+        for i, _ in enumerate(sizes):
+            produced.append(i)
+            yield i
+
+    def settled(count: int) -> list[int]:
+        deadline = time.monotonic() + 5
+        while len(produced) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)  # no further item comes
+        return list(produced)
+
+    sizes = [10] * 10
+    reading = _prefetch(items(sizes), lambda i: sizes[i], budget_bytes=30)
+    assert next(reading) == 0
+    # items 1-3 are ahead (30 bytes); item 4 is read and waits for room
+    assert settled(5) == [0, 1, 2, 3, 4]
+    assert list(reading) == list(range(1, 10))
+    produced.clear()
+    large = [100, 100, 100]
+    assert list(_prefetch(items(large), lambda i: large[i], budget_bytes=30)) == [0, 1, 2]
+
+    def failing():
+        yield 1
+        raise OSError("the landing zone went away")
+
+    reading = _prefetch(failing(), lambda i: 1, budget_bytes=30)
+    assert next(reading) == 1
+    with pytest.raises(OSError, match="went away"):
+        next(reading)
+
+
+def test_event_files_written_while_rows_arrive_hold_every_row_in_order(tmp_path):
+    """PartitionWriter encodes its flushes in a thread while rows keep arriving: with a flush
+    after every batch, each date's file holds every row of that date, in arrival order."""
+    writer = PartitionWriter(tmp_path, flush_bytes=1)
+    days = ["2024-03-01", "2024-03-02"]
+    arrived: dict[str, list[str]] = {day: [] for day in days}
+    per_day = 10_000
+    for batch in range(10):
+        ids = {day: [f"{day}-{batch}-{i}" for i in range(per_day)] for day in days}
+        columns = {field.name: pa.nulls(2 * per_day, field.type) for field in EVENT_SCHEMA}
+        columns["event_id"] = pa.array(ids[days[0]] + ids[days[1]])
+        columns["properties"] = pa.array([f'{{"n": "{"x" * 200}"}}'] * 2 * per_day)
+        columns["event_date"] = pa.array([days[0]] * per_day + [days[1]] * per_day)
+        writer.add(pa.table(columns))
+        for day in days:
+            arrived[day] += ids[day]
+    files = writer.close(set())
+    assert sorted(files) == days
+    for day, path in files.items():
+        assert pq.read_table(path).column("event_id").to_pylist() == arrived[day]
