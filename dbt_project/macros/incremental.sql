@@ -202,8 +202,8 @@
 
 {#- The columns paw_upsert's update sets, of the model's `names`: its config
     `paw_updated_columns` and built_at (when it has one), or every column but the key when
-    unset. A name that is
-    not a column of the model is an error: a misspelt one would leave its column stale. -#}
+    unset. A name that is not a column of the model is an error: a misspelt one would leave
+    its column stale. -#}
 {% macro paw_updated_columns(names, key) -%}
     {%- set configured = config.get('paw_updated_columns') -%}
     {%- if configured is none -%}
@@ -215,5 +215,6 @@
             model.name ~ ": paw_updated_columns names no column " ~ unknown | join(', ')
         ) -%}
     {%- endif -%}
-    {{ return(configured | reject('equalto', 'built_at') | list + (['built_at'] if 'built_at' in names else [])) }}
+    {%- set stamped = ['built_at'] if 'built_at' in names else [] -%}
+    {{ return(configured | reject('equalto', 'built_at') | list + stamped) }}
 {%- endmacro %}
