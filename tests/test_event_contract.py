@@ -6,9 +6,11 @@ import dataclasses
 import json
 import time
 
+import duckdb
 import pytest
 
 from ingestion.ingest import ingest
+from ingestion.validate import _time
 from tests.conftest import PawEnv, event, query_lake
 
 
@@ -118,6 +120,49 @@ def test_offsets_and_epoch_seconds_and_milliseconds(paw_env: PawEnv):
         "ms": "2024-03-01T10:00:00.123000",
         "str": "2024-03-01T10:00:00",
     }
+
+
+# Times ending in Z, valid and not: the validation reads them as plain timestamps (faster)
+ZULU_TIMES = [
+    "2024-01-01T00:00:00Z",
+    "2024-01-01T00:00:00.123Z",
+    "2024-01-01T00:00:00.1234567Z",
+    "2024-01-01 00:00:00Z",
+    "2024-1-1T0:0:0Z",
+    "2024-01-01T24:00:00Z",
+    "2024-01-01T00:00:00.Z",
+    " 2024-01-01T00:00:00Z",
+    "-2024-01-01T00:00:00Z",
+    "10000-01-01T00:00:00Z",
+    "2024-01-01Z",
+    "2024-01-01T00:00Z",
+    "2024-02-30T00:00:00Z",
+    "2024-01-01T00:00:60Z",
+    "2024-01-01T00:00:00+02:00Z",
+    "2024-01-01T00:00:00 Z",
+    "2024-01-01t00:00:00Z",
+    "2024-01-01T00:00:00ZZ",
+    "20240101T000000Z",
+    "infinityZ",
+    "Z",
+]
+
+
+def test_a_time_ending_in_z_reads_as_the_same_instant_as_with_its_offset():
+    """ingestion.validate._time reads a time ending in Z as a plain timestamp: for every such
+    text, valid or not, the same value (or none) as DuckDB's reading with the offset."""
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    pairs = con.execute(
+        f"select s_timestamp, {_time('timestamp')}, "
+        "try_cast(s_timestamp as timestamptz)::timestamp as with_offset "
+        "from unnest(?) as texts (s_timestamp)",
+        [ZULU_TIMES],
+    ).fetchall()
+    assert [(text, read) for text, read, _ in pairs] == [
+        (text, with_offset) for text, _, with_offset in pairs
+    ]
+    assert sum(read is not None for _, read, _ in pairs) == 10
 
 
 def test_camel_and_snake_case_spellings_name_the_same_fields(paw_env: PawEnv):
