@@ -26,7 +26,7 @@ with
 {% if is_incremental() %}
 rebuilt_persons as materialized (
     select changed_persons.person_id
-    from ({{ paw_changed_persons(activity_only=false) }}) as changed_persons
+    from ({{ paw_changed_persons(config.get('paw_activity_only')) }}) as changed_persons
 ),
 {% endif %}
 
