@@ -41,20 +41,43 @@ funnel_steps as not materialized (
     select * from {{ ref('funnel_steps') }}
 ),
 
+step_lookups as (
+    -- what the steps read of an event of each name: nothing, or a property. An event is
+    -- parsed once per property, not once per step that reads it (three steps of the sample
+    -- funnels read page_viewed's path)
+    select distinct
+        event_name,
+        property_name
+    from funnel_steps
+),
+
+looked_up_events as (
+    select
+        events.event_id,
+        events.event_name,
+        step_lookups.property_name,
+        case
+            when step_lookups.property_name is not null
+                then {{ paw_json_text_at('events.properties', 'step_lookups.property_name') }}
+        end as property_value
+    from events_to_match as events
+    inner join step_lookups on events.event_name = step_lookups.event_name
+    where events.is_activity
+),
+
 matching_events as (
     select
         funnel_steps.funnel_name,
         funnel_steps.step_number,
-        events.event_id
-    from events_to_match as events
-    inner join funnel_steps on events.event_name = funnel_steps.event_name
+        looked_up_events.event_id
+    from looked_up_events
+    inner join funnel_steps
+        on
+            looked_up_events.event_name = funnel_steps.event_name
+            and looked_up_events.property_name is not distinct from funnel_steps.property_name
     where
-        events.is_activity
-        and (
-            funnel_steps.property_name is null
-            or {{ paw_json_text_at('events.properties', 'funnel_steps.property_name') }}
-            = funnel_steps.property_value
-        )
+        funnel_steps.property_name is null
+        or looked_up_events.property_value = funnel_steps.property_value
 ),
 
 final as (
