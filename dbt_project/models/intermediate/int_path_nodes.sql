@@ -120,54 +120,50 @@ nodes as (
     left join cleaned_paths on session_events.page_path = cleaned_paths.page_path
 ),
 
-run_starts as (
+node_runs as (
+    -- a collapsed run is an island of one node: a session's events are numbered consecutively
+    -- in their person's activity, so within a run the event number less the event's rank among
+    -- its session's events of that node is one constant, a different one for each run. One sort
+    -- of the events, where marking each run's start and summing the marks took two
     select
         *,
-        coalesce(
-            -- a person's event number orders their activity by time, then event id: one
-            -- integer to sort by instead of a time and a text
-            node != lag(node) over (partition by session_id order by person_event_number),
-            true
-        ) as is_run_start
+        person_event_number - row_number() over (
+            partition by session_id, node order by person_event_number
+        ) as run_key
     from nodes
-),
-
-numbered as (
-    select
-        *,
-        sum(case when is_run_start then 1 else 0 end) over (
-            partition by session_id order by person_event_number
-            rows between unbounded preceding and current row
-        ) as node_number
-    from run_starts
 ),
 
 runs as (
     select
         session_id,
         person_id,
-        cast(node_number as integer) as node_number,
-        any_value(node) as node,  -- a run's events share their node
+        node,
+        min(person_event_number) as first_event_number,
         min(event_timestamp) as first_event_at,
         max(event_timestamp) as last_event_at
-    from numbered
-    group by session_id, person_id, node_number
+    from node_runs
+    group by session_id, person_id, node, run_key
 ),
 
 steps as (
-    -- each run's step to the next run of its session (none from the last): agg_path_transitions
-    -- counts the steps from these columns, where joining the paths to themselves and grouping
-    -- the steps by session took 5 of its 8 s at 10M events (this model's full build took 4 s
-    -- longer for them)
+    -- each run's number in its session, and its step to the next run of its session (none from
+    -- the last): agg_path_transitions counts the steps from these columns, where joining the
+    -- paths to themselves and grouping the steps by session took 5 of its 8 s at 10M events
+    -- (this model's full build took 4 s longer for them)
     select
-        *,
+        session_id,
+        person_id,
+        cast(row_number() over session_order as integer) as node_number,
+        node,
+        first_event_at,
+        last_event_at,
         lead(node) over session_order as next_node,
         cast(
             {{ paw_seconds_between('last_event_at', 'lead(first_event_at) over session_order') }}
             as double
         ) as seconds_to_next_node
     from runs
-    window session_order as (partition by session_id order by node_number)
+    window session_order as (partition by session_id order by first_event_number)
 ),
 
 final as (
