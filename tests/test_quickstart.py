@@ -40,6 +40,15 @@ def quickstart(tmp_path_factory) -> tuple[dict[str, str], str]:
     return env, output
 
 
+def _published_value(env: dict[str, str], sql: str):
+    """The first value of a query on the published warehouse, read-only."""
+    con = duckdb.connect(env["PAW_WAREHOUSE"], read_only=True)
+    try:
+        return con.execute(sql).fetchone()[0]
+    finally:
+        con.close()
+
+
 def test_the_quickstart_says_what_it_does_in_a_few_lines(quickstart):
     _, output = quickstart
     lines = output.splitlines()
@@ -70,11 +79,7 @@ def test_every_materialized_asset_carries_its_row_count(quickstart):
             del os.environ["DAGSTER_HOME"]
         else:
             os.environ["DAGSTER_HOME"] = previous
-    con = duckdb.connect(env["PAW_WAREHOUSE"], read_only=True)
-    try:
-        fct_events = con.execute("select count(*) from marts.fct_events").fetchone()[0]
-    finally:
-        con.close()
+    fct_events = _published_value(env, "select count(*) from marts.fct_events")
     row_count = "dagster/row_count"
     assert events.asset_materialization.metadata[row_count].value == fct_events
     assert seed.asset_materialization.metadata[row_count].value == 4  # four funnels
@@ -87,18 +92,16 @@ def test_every_materialized_asset_carries_its_row_count(quickstart):
 
 def test_column_descriptions_are_stored_in_the_warehouse(quickstart):
     env, _ = quickstart
-    con = duckdb.connect(env["PAW_WAREHOUSE"], read_only=True)
-    try:
-        comment = con.execute(
-            "select comment from duckdb_columns() where schema_name = 'marts' "
-            "and table_name = 'fct_usage_daily' and column_name = 'subject_id'"
-        ).fetchone()[0]
-        table_comment = con.execute(
-            "select comment from duckdb_tables() where schema_name = 'marts' "
-            "and table_name = 'agg_event_catalog'"
-        ).fetchone()[0]
-    finally:
-        con.close()
+    comment = _published_value(
+        env,
+        "select comment from duckdb_columns() where schema_name = 'marts' "
+        "and table_name = 'fct_usage_daily' and column_name = 'subject_id'",
+    )
+    table_comment = _published_value(
+        env,
+        "select comment from duckdb_tables() where schema_name = 'marts' "
+        "and table_name = 'agg_event_catalog'",
+    )
     assert comment == "The group id or person id billed."
     assert table_comment.startswith("The event catalog")
 
@@ -125,11 +128,7 @@ def test_the_published_warehouse_is_in_duckdb_1_5_storage_format(quickstart):
     # created by the build's dbt connection (profiles.yml), kept by the publish's rename: the
     # default format (DuckDB 0.10's) compresses text less well and wrote the 10M build 12% slower
     env, _ = quickstart
-    con = duckdb.connect(env["PAW_WAREHOUSE"], read_only=True)
-    try:
-        tags = con.execute(
-            "select tags from duckdb_databases() where database_name = current_database()"
-        ).fetchone()[0]
-    finally:
-        con.close()
+    tags = _published_value(
+        env, "select tags from duckdb_databases() where database_name = current_database()"
+    )
     assert tags["storage_version"] == "v1.5.0+"
