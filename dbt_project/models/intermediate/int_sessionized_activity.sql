@@ -91,20 +91,26 @@ gaps as (
     from activity_to_walk
 ),
 
-session_starts as (
+continued_gaps as (
     select
         gaps.event_id,
         gaps.person_id,
         gaps.event_timestamp,
         -- a changed person's first walked event follows their row before the change
-        coalesce(gaps.previous_walked_at, walked_before.event_timestamp) is null
-        or {{ paw_seconds_between(
-            'coalesce(gaps.previous_walked_at, walked_before.event_timestamp)',
-            'gaps.event_timestamp'
-        ) }}
-        > {{ var('paw_session_timeout_minutes') }} * 60 as is_session_start
+        coalesce(gaps.previous_walked_at, walked_before.event_timestamp) as previous_event_at
     from gaps
     left join walked_before on gaps.person_id = walked_before.person_id
+),
+
+session_starts as (
+    select
+        event_id,
+        person_id,
+        event_timestamp,
+        previous_event_at is null
+        or {{ paw_seconds_between('previous_event_at', 'event_timestamp') }}
+        > {{ var('paw_session_timeout_minutes') }} * 60 as is_session_start
+    from continued_gaps
 ),
 
 numbered as (
