@@ -4,7 +4,9 @@
     materialized='incremental',
     unique_key='event_id',
     incremental_strategy='paw_upsert',
-    paw_updated_columns=['person_id', 'session_id', 'group_id'],
+    paw_updated_columns=[
+        'person_id', 'session_id', 'session_number', 'person_event_number', 'group_id'
+    ],
     on_schema_change='fail',
     paw_chunked=true,
     paw_order_by=['person_id', 'event_timestamp', 'event_id'],
@@ -68,6 +70,8 @@ parsed as (
         events.*,
         sessionized.person_id,
         sessionized.session_id,
+        sessionized.session_number,
+        sessionized.person_event_number,
         -- not the event's own group id (events.group_id), which is only a part of the rule
         event_groups.group_id as placed_group_id,
         {{ paw_json_texts('events.properties', paw_property_paths()) }} as property_texts,
@@ -82,6 +86,8 @@ final as (
         event_id,
         person_id,
         session_id,
+        session_number,
+        person_event_number,
         placed_group_id as group_id,
         event_timestamp,
         event_date,
