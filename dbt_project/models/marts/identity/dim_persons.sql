@@ -52,11 +52,6 @@ activity as not materialized (
     where {{ paw_in_chunk('built.person_id') }} {{ rebuilt }}
 ),
 
-sessionized as not materialized (
-    select * from {{ ref('int_sessionized_activity') }} as built
-    where {{ paw_in_chunk('built.person_id') }} {{ rebuilt }}
-),
-
 state_runs as not materialized (
     select * from {{ ref('int_engagement_states') }} as built
     where {{ paw_in_chunk('built.person_id') }} {{ rebuilt }}
@@ -125,8 +120,7 @@ first_touch as (
         activity.utm_medium,
         activity.utm_campaign
     from activity
-    inner join sessionized on activity.event_id = sessionized.event_id
-    where sessionized.person_event_number = 1
+    where activity.person_event_number = 1
 ),
 
 person_activity as (
