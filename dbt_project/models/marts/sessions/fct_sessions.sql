@@ -8,6 +8,7 @@
     paw_chunked=true,
     paw_order_by=['session_end'],
 ) }}
+-- the changed persons and sessions of an incremental build are read from these two
 -- depends_on: {{ ref('int_events_attributed') }}
 -- depends_on: {{ ref('int_sessionized_activity') }}
 with
