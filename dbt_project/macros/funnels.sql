@@ -115,6 +115,125 @@ ordered_chains as (
 )
 {%- endmacro %}
 
+{#- Strict funnels (int_funnel_chains): the ordered chains read only up to where the funnel
+    stops reading the person's activity: from their first step-1 event on, at the first activity
+    event that matches no step, or matches only steps whose previous step has not been reached
+    by then. Emits the CTEs first_reached .. strict_stops and read_chains: the rows of
+    ordered_chains (paw_funnel_ordered_chains) that are read, every chain of an ordered funnel
+    among them. Reads the CTEs ordered_chains, step_events (int_funnel_step_events' rows) and
+    funnels (stg_funnels). -#}
+{% macro paw_funnel_strict_reads() -%}
+first_reached as (
+    -- strict funnels: the earliest event at which any chain reached each step
+    select
+        ordered_chains.funnel_name,
+        ordered_chains.person_id,
+        ordered_chains.chain_length as step_number,
+        min(ordered_chains.step_event_numbers[ordered_chains.chain_length])
+            as first_reached_event_number
+    from ordered_chains
+    inner join funnels on ordered_chains.funnel_name = funnels.funnel_name
+    where funnels.order_mode = 'strict'
+    group by ordered_chains.funnel_name, ordered_chains.person_id, ordered_chains.chain_length
+),
+
+strict_step_numbers as (
+    -- strict funnels: the event numbers of each person's step events from their first step-1
+    -- event on. A person's activity is numbered 1, 2, 3, ... so a number missing here is an
+    -- event that matches no step: where the funnel stops, unless it stopped earlier
+    select distinct
+        step_events.funnel_name,
+        step_events.person_id,
+        step_events.person_event_number
+    from step_events
+    inner join first_reached
+        on
+            step_events.funnel_name = first_reached.funnel_name
+            and step_events.person_id = first_reached.person_id
+            and step_events.person_event_number >= first_reached.first_reached_event_number
+    where first_reached.step_number = 1
+),
+
+first_non_step_events as (
+    -- the first number after the first step-1 event that no step event has (it may be past
+    -- the person's last event: then it stops nothing)
+    select
+        strict_step_numbers.funnel_name,
+        strict_step_numbers.person_id,
+        min(strict_step_numbers.person_event_number) + 1 as stopped_at_event_number
+    from strict_step_numbers
+    anti join strict_step_numbers as next_numbers
+        on
+            strict_step_numbers.funnel_name = next_numbers.funnel_name
+            and strict_step_numbers.person_id = next_numbers.person_id
+            and strict_step_numbers.person_event_number + 1 = next_numbers.person_event_number
+    group by strict_step_numbers.funnel_name, strict_step_numbers.person_id
+),
+
+strict_verdicts as (
+    -- a step event after the first step-1 event lets the funnel read on when it matches step
+    -- 1, or a step whose previous step was reached before it
+    select
+        step_events.funnel_name,
+        step_events.person_id,
+        step_events.person_event_number,
+        bool_or(
+            step_events.step_number = 1
+            or coalesce(
+                previous_step.first_reached_event_number < step_events.person_event_number,
+                false
+            )
+        ) as may_continue
+    from step_events
+    inner join first_reached as first_step
+        on
+            step_events.funnel_name = first_step.funnel_name
+            and step_events.person_id = first_step.person_id
+            and step_events.person_event_number > first_step.first_reached_event_number
+    left join first_reached as previous_step
+        on
+            step_events.funnel_name = previous_step.funnel_name
+            and step_events.person_id = previous_step.person_id
+            and step_events.step_number - 1 = previous_step.step_number
+    where first_step.step_number = 1
+    group by
+        step_events.funnel_name,
+        step_events.person_id,
+        step_events.person_event_number
+),
+
+strict_stops as (
+    select
+        funnel_name,
+        person_id,
+        min(stopped_at_event_number) as stopped_at_event_number
+    from (
+        select * from first_non_step_events
+        union all
+        select
+            funnel_name,
+            person_id,
+            person_event_number as stopped_at_event_number
+        from strict_verdicts
+        where not may_continue
+    ) as stops
+    group by funnel_name, person_id
+),
+
+read_chains as (
+    select ordered_chains.*
+    from ordered_chains
+    left join strict_stops
+        on
+            ordered_chains.funnel_name = strict_stops.funnel_name
+            and ordered_chains.person_id = strict_stops.person_id
+    where
+        strict_stops.stopped_at_event_number is null
+        or ordered_chains.step_event_numbers[ordered_chains.chain_length]
+        < strict_stops.stopped_at_event_number
+)
+{%- endmacro %}
+
 {#- A funnel progress's values by step, as a list in step order (the steps it has rows for): one
     pair of fixed-size aggregates a step, not a list aggregate, whose states DuckDB cannot spill
     (fct_funnel_progress at 10M events needed more than 180 MB with list(); 150 MB is enough
