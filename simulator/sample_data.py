@@ -11,17 +11,14 @@ placeholder ids, wrong field types, skewed device clocks and redeliveries.
 
 from __future__ import annotations
 
-import gzip
 import logging
 import random
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
-
-import orjson
 
 from ingestion.storage import Storage
+from simulator.landing_files import write_landing_files
+from simulator.stream import Device, EventStream, event_context
 
 log = logging.getLogger("paw.generate")
 
@@ -81,107 +78,25 @@ class GenerateReport:
     end: date
 
 
-class _Stream:
-    """Collects the events of the simulation with their delivery times."""
-
-    def __init__(self, rng: random.Random, options: GenerateOptions) -> None:
-        self.rng = rng
-        self.options = options
-        self.rows: list[tuple[float, bytes]] = []  # (received epoch seconds, line)
-        self.horizon: datetime | None = None  # nothing happens after the last day
-
-    def new_id(self) -> str:
-        return f"{self.rng.getrandbits(128):032x}"
-
-    def emit(
-        self,
-        when: datetime,
-        kind: str,
-        *,
-        user_id: str | None = None,
-        anonymous_id: str | None = None,
-        event: str | None = None,
-        name: str | None = None,
-        properties: dict | None = None,
-        traits: dict | None = None,
-        context: dict | None = None,
-        namespace: str | None = None,
-        extra: dict | None = None,
-        skew_seconds: float = 0.0,
-    ) -> None:
-        if self.horizon is not None and when >= self.horizon - timedelta(seconds=5):
-            return  # nothing after the last day, skew correction included
-        rng = self.rng
-        latency = rng.uniform(0.05, 3.0)
-        device_time = when + timedelta(seconds=skew_seconds)
-        sent = device_time + timedelta(seconds=rng.uniform(0.0, 2.0))
-        received = when + timedelta(seconds=latency)
-        msg: dict = {"type": kind, "messageId": self.new_id()}
-        if event is not None:
-            msg["event"] = event
-        if name is not None:
-            msg["name"] = name
-        if user_id is not None:
-            msg["userId"] = user_id
-        if anonymous_id is not None:
-            msg["anonymousId"] = anonymous_id
-        msg["timestamp"] = device_time.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        msg["sentAt"] = sent.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        msg["receivedAt"] = received.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        if properties:
-            msg["properties"] = properties
-        if traits:
-            msg["traits"] = traits
-        if context:
-            msg["context"] = context
-        if namespace:
-            msg["namespace"] = namespace
-        if extra:
-            msg.update(extra)
-        self.rows.append((received.timestamp(), orjson.dumps(msg)))
-
-
-@dataclass
-class _Device:
-    anonymous_id: str
-    kind: str
-    os: str
-    browser: str
-
-
-def _context(device: _Device | None, path: str | None, referrer: str, campaign) -> dict:
-    ctx: dict = {}
-    if device is not None:
-        ctx["device"] = {"type": device.kind}
-        ctx["os"] = {"name": device.os}
-        ctx["browser"] = {"name": device.browser}
-        ctx["library"] = {"name": "analytics.js", "version": "4.1.0"}
-    if path is not None:
-        ctx["page"] = {"path": path, "referrer": referrer, "url": f"https://app.example.com{path}"}
-    if campaign is not None:
-        ctx["campaign"] = {"source": campaign[0], "medium": campaign[1], "name": campaign[2]}
-    return ctx
-
-
 class _Simulation:
     def __init__(self, options: GenerateOptions) -> None:
         self.o = options
         self.rng = random.Random(options.seed)
-        self.stream = _Stream(self.rng, options)
+        self.stream = EventStream(self.rng)
         end = options.end_date or (datetime.now(UTC).date() - timedelta(days=1))
         self.end = end
         self.start = end - timedelta(days=options.days - 1)
         self.start_dt = datetime(self.start.year, self.start.month, self.start.day, tzinfo=UTC)
         self.stream.horizon = self.start_dt + timedelta(days=options.days)
-        self.shared_device: _Device | None = None
+        self.shared_device: Device | None = None
         self.bad_lines = 0
         self.redeliveries = 0
         self.org_owners: dict[str, tuple[str, int]] = {}  # group id -> (first member, first day)
 
     # --- helpers -------------------------------------------------------------------------
-    def device(self) -> _Device:
+    def device(self) -> Device:
         kind, os_name, browser = self.rng.choice(DEVICES)
-        return _Device(self.stream.new_id()[:24], kind, os_name, browser)
+        return Device(self.stream.new_id()[:24], kind, os_name, browser)
 
     def day_start(self, day_index: int) -> datetime:
         return self.start_dt + timedelta(days=day_index)
@@ -263,7 +178,7 @@ class _Simulation:
             user_id=user_id,
             anonymous_id=device.anonymous_id,
             traits=traits,
-            context=_context(device, "/signup", referrer, campaign),
+            context=event_context(device, "/signup", referrer, campaign),
         )
         self.track(t + timedelta(seconds=1), user_id, device, "signed_up", {"plan": plan})
         # Onboarding, right after signing up (marts.agg_path_transitions from signed_up): the
@@ -332,7 +247,7 @@ class _Simulation:
                 self.stream.emit(when, "identify", user_id=user_id, traits={"plan": new_plan})
                 plan = new_plan
 
-    def page(self, t, user_id, device: _Device, path, referrer, campaign) -> None:
+    def page(self, t, user_id, device: Device, path, referrer, campaign) -> None:
         self.stream.emit(
             t,
             "page",
@@ -340,10 +255,10 @@ class _Simulation:
             anonymous_id=device.anonymous_id,
             name=path.strip("/").split("/")[-1].title() or "Home",
             properties={"path": path, "referrer": referrer, "title": f"paw sample {path}"},
-            context=_context(device, path, referrer, campaign),
+            context=event_context(device, path, referrer, campaign),
         )
 
-    def track(self, t, user_id, device: _Device | None, event, properties) -> None:
+    def track(self, t, user_id, device: Device | None, event, properties) -> None:
         self.stream.emit(
             t,
             "track",
@@ -351,7 +266,7 @@ class _Simulation:
             anonymous_id=device.anonymous_id if device else None,
             event=event,
             properties=properties,
-            context=_context(device, None, "", None),
+            context=event_context(device, None, "", None),
         )
 
     def order(self, t, user_id, plan, price) -> None:
@@ -380,7 +295,7 @@ class _Simulation:
             properties={"amount": round(price * seats, 2), "currency": "USD"},
         )
 
-    def app_session(self, day, user_id, device: _Device, plan, experiment, shown) -> None:
+    def app_session(self, day, user_id, device: Device, plan, experiment, shown) -> None:
         rng = self.rng
         t = self.session_start(day)
         self.track(t, user_id, device, "logged_in", {"method": rng.choice(["password", "sso"])})
@@ -465,60 +380,14 @@ def generate(storage: Storage, options: GenerateOptions) -> GenerateReport:
     one Segment batch envelope file."""
     sim = _Simulation(options)
     sim.run()
-    rng = random.Random(options.seed + 1)
-    by_file: dict[str, list[bytes]] = {}
-    for received, line in sim.stream.rows:
-        day = datetime.fromtimestamp(received, UTC).date()
-        part = rng.randrange(options.files_per_day)
-        key = f"{options.file_prefix}{day:%Y/%m/%d}/events-{day:%Y%m%d}-{part:02d}"
-        by_file.setdefault(key, []).append(line)
-    # The first events of the last file travel instead in a batch envelope, as a server-side
-    # library sends them: the envelope's sentAt and context apply to every member.
-    last = sorted(by_file)[-options.files_per_day]
-    batch_lines, by_file[last] = by_file[last][:20], by_file[last][20:]
-    batch = []
-    for line in batch_lines:
-        try:
-            member = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            by_file[last].append(line)
-            continue
-        if isinstance(member, dict):
-            member.pop("sentAt", None)
-            member.pop("context", None)
-            batch.append(member)
-        else:
-            by_file[last].append(line)
-    files = 0
-    with tempfile.TemporaryDirectory(prefix="paw-generate-") as tmp:
-        path = Path(tmp) / "file"
-        for stem in sorted(by_file):
-            lines = by_file[stem]
-            if not lines:
-                continue
-            rng.shuffle(lines)  # events inside a file are out of time order
-            data = b"\n".join(lines) + b"\n"
-            if rng.random() < options.gzip_share:
-                key, data = f"{stem}.ndjson.gz", gzip.compress(data, compresslevel=1)
-            else:
-                key = f"{stem}.ndjson"
-            path.write_bytes(data)
-            storage.write_atomic(key, path)
-            files += 1
-        if batch:
-            # The server receives the batch at once, just after the client sent it.
-            arrived = max(datetime.fromisoformat(m["receivedAt"]) for m in batch)
-            sent = arrived - timedelta(milliseconds=400)
-            for member in batch:
-                member["receivedAt"] = arrived.isoformat(timespec="milliseconds")
-            envelope = {
-                "batch": batch,
-                "sentAt": sent.isoformat(timespec="milliseconds"),
-                "context": {"library": {"name": "analytics-node", "version": "1.0.0"}},
-            }
-            path.write_bytes(orjson.dumps(envelope, option=orjson.OPT_INDENT_2))
-            storage.write_atomic(f"{last.rsplit('/', 1)[0]}/segment-batch.json", path)
-            files += 1
+    files = write_landing_files(
+        storage,
+        sim.stream.rows,
+        seed=options.seed + 1,
+        files_per_day=options.files_per_day,
+        file_prefix=options.file_prefix,
+        gzip_share=options.gzip_share,
+    )
     report = GenerateReport(
         files=files,
         events=len(sim.stream.rows),
