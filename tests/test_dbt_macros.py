@@ -1,0 +1,131 @@
+"""paw's own build machinery in macros/, on small models written by the test: tables written in
+chunks of persons (macros/chunked_tables.sql) and the paw_upsert incremental strategy
+(macros/incremental.sql)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from paw.settings import Settings
+from tests.conftest import local_env
+from tests.dbt_helpers import DBT_PROJECT, run_dbt
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_chunks_are_sized_from_the_memory_limit_unless_paw_chunk_rows_is_set(tmp_path):
+    """One row a chunk per 400 bytes of PAW_BUILD_MEMORY_LIMIT (as DuckDB reads the size), or per
+    the model's paw_chunk_row_bytes, the var paw_chunk_rows when set; a limit DuckDB cannot read
+    is refused naming the variable."""
+    env = {**local_env(tmp_path), "PAW_BUILD_MEMORY_LIMIT": "250MB"}
+    settings = Settings.from_env(env)
+    Path(settings.warehouse_path).parent.mkdir(parents=True)
+    duckdb.connect(settings.warehouse_path).close()  # compile opens the warehouse read-only
+    chunk_rows = ["compile", "--quiet", "--inline", "{{ paw_chunk_rows() }}"]
+    assert run_dbt(chunk_rows, settings).output.strip() == "625000"
+    # a model whose rows take less memory says so: one row per paw_chunk_row_bytes
+    narrow = "{{ config(paw_chunk_row_bytes=125) }}{{ paw_chunk_rows() }}"
+    assert run_dbt([*chunk_rows[:-1], narrow], settings).output.strip() == "2000000"
+    configured = run_dbt(chunk_rows, settings, analytic_vars={"paw_chunk_rows": 20})
+    assert configured.output.strip() == "20"
+    with pytest.raises(ValueError, match="PAW_BUILD_MEMORY_LIMIT='80%' is not a memory size"):
+        Settings.from_env({**env, "PAW_BUILD_MEMORY_LIMIT": "80%"})
+
+
+def test_a_chunked_model_reads_its_inputs_by_chunk_or_fails_its_build(tmp_path):
+    """A model configured paw_chunked is written one chunk of persons at a time once its input
+    outgrows paw_chunk_rows: read through paw_in_chunk, each row lands once; a model that
+    forgets paw_in_chunk fails rather than writing every row once per chunk."""
+    project = tmp_path / "project"
+    shutil.copytree(DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs"))
+    chunked = "{{ config(materialized='table', paw_chunked=true) }}\n"
+    (project / "models" / "rules_in_chunks.sql").write_text(
+        chunked + "select * from {{ ref('path_cleaning') }} where {{ paw_in_chunk('rule_order') }}"
+    )
+    (project / "models" / "rules_without_chunks.sql").write_text(
+        chunked + "select * from {{ ref('path_cleaning') }}"
+    )
+    settings = Settings.from_env(local_env(tmp_path))
+    result = run_dbt(
+        ["build", "--select", "path_cleaning", "rules_in_chunks", "rules_without_chunks"],
+        settings,
+        project=project,
+        analytic_vars={"paw_chunk_rows": 1},  # the seed's 3 rules: 3 chunks
+    )
+    assert result.failed == {"rules_without_chunks"}, result.output[-3000:]
+    assert "reads no input through paw_in_chunk" in result.output
+    with duckdb.connect(settings.warehouse_path, read_only=True) as con:
+        rules = con.execute("select rule_order from rules_in_chunks order by 1").fetchall()
+    assert rules == [(1,), (2,), (3,)]
+    run_sql = next(
+        Path(settings.warehouse_path).parent.glob(".dbt-target/run/**/rules_in_chunks.sql")
+    )
+    assert run_sql.read_text().count("set variable paw_chunk =") == 3
+
+
+def test_paw_upsert_updates_and_inserts_by_key_and_refuses_duplicate_keys(tmp_path):
+    """The incremental strategy paw_upsert (macros/incremental.sql): a row whose key is in the
+    table is updated in place, a new key inserted; a build with two rows for one key fails,
+    naming the model, where an UPDATE would silently keep one of them. With
+    `paw_updated_columns`, an update sets those columns and built_at only (the others are the
+    row's own), and a name that is no column fails the build."""
+    project = tmp_path / "project"
+    shutil.copytree(DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs"))
+    upserted = (
+        "{{ config(materialized='incremental', unique_key='rule_order', "
+        "incremental_strategy='paw_upsert') }}\n"
+        "select rule_order, regex{% if is_incremental() %} || ' again'{% endif %} as regex\n"
+        "from {{ ref('path_cleaning') }}\n"
+    )
+    (project / "models" / "rules_upserted.sql").write_text(
+        upserted + "{% if is_incremental() %}union all select 4, 'new'{% endif %}"
+    )
+    (project / "models" / "rules_with_a_duplicate.sql").write_text(
+        upserted + "{% if is_incremental() %}union all select 1, 'twice'{% endif %}"
+    )
+    partly_updated = (
+        "{{ config(materialized='incremental', unique_key='rule_order', "
+        "incremental_strategy='paw_upsert', paw_updated_columns=[UPDATED]) }}\n"
+        "select rule_order, regex{% if is_incremental() %} || ' again'{% endif %} as regex,\n"
+        "'{{ 'rebuilt' if is_incremental() else 'first' }}' as own_value,\n"
+        "{{ paw_built_at() }} as built_at\n"
+        "from {{ ref('path_cleaning') }}\n"
+        "{% if is_incremental() %}union all select 4, 'new', 'rebuilt', {{ paw_built_at() }}"
+        "{% endif %}"
+    )
+    (project / "models" / "rules_partly_updated.sql").write_text(
+        partly_updated.replace("UPDATED", "'regex'")
+    )
+    (project / "models" / "rules_misspelt.sql").write_text(
+        partly_updated.replace("UPDATED", "'regexp'")
+    )
+    settings = Settings.from_env(local_env(tmp_path))
+    models = ["rules_upserted", "rules_with_a_duplicate", "rules_partly_updated", "rules_misspelt"]
+    build = ["build", "--select", "path_cleaning", *models]
+    first = run_dbt(build, settings, project=project)
+    assert first.success, first.output[-3000:]
+    with duckdb.connect(settings.warehouse_path, read_only=True) as con:
+        regexes = dict(con.execute("select rule_order, regex from rules_upserted").fetchall())
+        first_built_at = con.execute("select max(built_at) from rules_partly_updated").fetchone()
+    second = run_dbt(build, settings, project=project)
+    assert second.failed == {"rules_with_a_duplicate", "rules_misspelt"}, second.output[-3000:]
+    output = " ".join(second.output.split())
+    assert (
+        "rules_with_a_duplicate uses the incremental strategy paw_upsert, which needs one row "
+        "per rule_order, but built 4 rows for 3 keys"
+    ) in output
+    assert "rules_misspelt: paw_updated_columns names no column regexp" in output
+    with duckdb.connect(settings.warehouse_path, read_only=True) as con:
+        rows = con.execute("select rule_order, regex from rules_upserted order by 1").fetchall()
+        partly = con.execute(
+            "select rule_order, regex, own_value, built_at > ? from rules_partly_updated "
+            "order by 1",
+            first_built_at,
+        ).fetchall()
+    expected = [(order, f"{regex} again") for order, regex in sorted(regexes.items())]
+    assert rows == expected + [(4, "new")]
+    assert partly == [(*row, "first", True) for row in expected] + [(4, "new", "rebuilt", True)]
