@@ -9,15 +9,12 @@ the other files.
 from __future__ import annotations
 
 import logging
-import queue
 import shutil
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 import duckdb
 import numpy as np
@@ -40,6 +37,7 @@ from ingestion.lake import (
     read_ingestion_log,
 )
 from ingestion.partitions import PartitionWriter, without_sources
+from ingestion.prefetch import prefetch
 from ingestion.reader import BLOCK_BYTES, HashingReader, LineChunk, Rejected, read_chunks
 from ingestion.report import FileReport, IngestionReport
 from ingestion.selection import HASH_READ_BYTES, select_landing_files
@@ -77,47 +75,8 @@ class _FileFailed:
     error: str
 
 
-T = TypeVar("T")
 # on_progress(files done, files to read, lines read so far)
 ProgressCallback = Callable[[int, int, int], None]
-
-
-def _prefetch(items: Iterable[T], size_of: Callable[[T], int], budget_bytes: int) -> Iterator[T]:
-    """Produce the next items in a thread while the caller works on earlier ones (reading and
-    decompressing overlap with validation, which releases the GIL inside DuckDB), up to
-    `budget_bytes` of items ahead (one item at least, whatever its size). One item ahead made
-    the reader wait through each batch's validation, and the validation then wait for the
-    next batch's files to be read (1.5 s of 10 s at 1M events)."""
-    q: queue.Queue = queue.Queue()
-    done = object()
-    ahead = threading.Condition()
-    ahead_bytes = 0
-
-    def produce() -> None:
-        nonlocal ahead_bytes
-        try:
-            for item in items:
-                size = size_of(item)
-                with ahead:
-                    while ahead_bytes and ahead_bytes + size > budget_bytes:
-                        ahead.wait()
-                    ahead_bytes += size
-                q.put((item, size))
-        except BaseException as exc:  # re-raised in the consumer
-            q.put((exc, 0))
-        q.put((done, 0))
-
-    threading.Thread(target=produce, daemon=True).start()
-    while True:
-        item, size = q.get()
-        with ahead:
-            ahead_bytes -= size
-            ahead.notify()
-        if item is done:
-            return
-        if isinstance(item, BaseException):
-            raise item
-        yield item
 
 
 def _rejected_table(rows: list[Rejected], source_file: str, ingested_at: datetime) -> pa.Table:
@@ -387,7 +346,7 @@ def _ingest_files(
         pending, pending_rows = [], 0
 
     chunks = _read_files(landing, files, reports, block_bytes, settings.landing_settle_seconds)
-    for seq, item in _prefetch(chunks, _chunk_bytes, PREFETCH_BYTES):
+    for seq, item in prefetch(chunks, _chunk_bytes, PREFETCH_BYTES):
         report = reports[seq]
         if isinstance(item, _FileFailed | _FileEnd):
             files_done += 1

@@ -15,8 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingestion.contract import EVENT_SCHEMA
-from ingestion.ingest import _prefetch, ingest
+from ingestion.ingest import ingest
 from ingestion.partitions import PartitionWriter
+from ingestion.prefetch import prefetch
 from ingestion.storage import LocalStorage, LockHeldError
 from paw.settings import Settings
 from simulator.sample_data import GenerateOptions, generate
@@ -245,7 +246,7 @@ def test_a_second_writer_is_refused_with_a_clear_message(paw_env: PawEnv):
 
 
 def test_lines_are_read_ahead_of_the_validation_up_to_a_byte_budget():
-    """ingest._prefetch: the reader works ahead of its consumer up to the budget (one item at
+    """ingestion.prefetch: the reader works ahead of its consumer up to the budget (one item at
     least, however large), hands over every item in order, and its error reaches the
     consumer."""
     produced: list[int] = []
@@ -263,20 +264,20 @@ def test_lines_are_read_ahead_of_the_validation_up_to_a_byte_budget():
         return list(produced)
 
     sizes = [10] * 10
-    reading = _prefetch(items(sizes), lambda i: sizes[i], budget_bytes=30)
+    reading = prefetch(items(sizes), lambda i: sizes[i], budget_bytes=30)
     assert next(reading) == 0
     # items 1-3 are ahead (30 bytes); item 4 is read and waits for room
     assert settled(5) == [0, 1, 2, 3, 4]
     assert list(reading) == list(range(1, 10))
     produced.clear()
     large = [100, 100, 100]
-    assert list(_prefetch(items(large), lambda i: large[i], budget_bytes=30)) == [0, 1, 2]
+    assert list(prefetch(items(large), lambda i: large[i], budget_bytes=30)) == [0, 1, 2]
 
     def failing():
         yield 1
         raise OSError("the landing zone went away")
 
-    reading = _prefetch(failing(), lambda i: 1, budget_bytes=30)
+    reading = prefetch(failing(), lambda i: 1, budget_bytes=30)
     assert next(reading) == 1
     with pytest.raises(OSError, match="went away"):
         next(reading)
