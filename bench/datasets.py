@@ -20,8 +20,10 @@ EVENTS_PER_USER = 31  # at 90 days, measured on the generator; sizes the user co
 SHARD_USERS = 20_000  # users per generator call: bounds the generator's memory
 END_DATE = date(2026, 10, 31)  # fixed, so that a cached dataset and a new one are the same
 # Disk per event, measured at 10m and 100m, for the checks before hours of work: the landing
-# files (plain NDJSON or gzip), the lake, a warehouse; DuckDB's spill is bounded by the chunks
-# of the full build (paw_chunk_rows), not by the data: 12 GB at most at 100M events.
+# files (plain NDJSON or gzip), the lake, a warehouse, and DuckDB's spill beside them. At 100M
+# events (stop 34) the spill reached 26 GB (int_event_groups, before it stopped materializing
+# every event), while the warehouse was 13 GB of its final 25: lake, warehouse and 12 GB still
+# bound what the disk held at once (46 GB at its fullest).
 PLAIN_BYTES_PER_EVENT = 500
 GZIP_BYTES_PER_EVENT = 95
 LAKE_BYTES_PER_EVENT = 80

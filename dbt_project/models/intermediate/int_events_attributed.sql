@@ -94,8 +94,8 @@ attributed_before as not materialized (
 
 -- read twice below, each time for a few columns: inlined, each read scans only those of
 -- stg_events; materialized (DuckDB's choice for a CTE read twice), it held every event. At
--- 10M events the model took 10.1-11.1 s instead of 6.0-6.2 s, and spilled 2.8 GB instead of
--- 1.6 GB under a 1 GB limit; at 89M events it spilled 25 GB under 2 GB
+-- 10M events its query took 4.2-4.8 s instead of 2.6-2.7 s, and spilled 2.8 GB instead of
+-- 1.6 GB under a 1 GB limit; at 89M events the model spilled 25 GB under 2 GB
 events_to_attribute as not materialized (
     select * from events
 ),
