@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +14,14 @@ from orchestration.dbt.project import dbt_project_dir, run_dbt_command
 from paw.settings import Settings
 
 DBT_PROJECT = dbt_project_dir()
+
+
+def copy_dbt_project(root: Path) -> Path:
+    """A copy of the dbt project at root/project, without its build artefacts, for a test that
+    edits its seeds or adds models."""
+    project = root / "project"
+    shutil.copytree(DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs"))
+    return project
 
 
 @dataclass

@@ -4,7 +4,6 @@ chunks of persons (macros/chunked_tables.sql) and the paw_upsert incremental str
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -12,7 +11,7 @@ import pytest
 
 from paw.settings import Settings
 from tests.conftest import local_env
-from tests.dbt_helpers import DBT_PROJECT, run_dbt
+from tests.dbt_helpers import copy_dbt_project, run_dbt
 
 pytestmark = pytest.mark.slow
 
@@ -40,8 +39,7 @@ def test_a_chunked_model_reads_its_inputs_by_chunk_or_fails_its_build(tmp_path):
     """A model configured paw_chunked is written one chunk of persons at a time once its input
     outgrows paw_chunk_rows: read through paw_in_chunk, each row lands once; a model that
     forgets paw_in_chunk fails rather than writing every row once per chunk."""
-    project = tmp_path / "project"
-    shutil.copytree(DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs"))
+    project = copy_dbt_project(tmp_path)
     chunked = "{{ config(materialized='table', paw_chunked=true) }}\n"
     (project / "models" / "rules_in_chunks.sql").write_text(
         chunked + "select * from {{ ref('path_cleaning') }} where {{ paw_in_chunk('rule_order') }}"
@@ -73,8 +71,7 @@ def test_paw_upsert_updates_and_inserts_by_key_and_refuses_duplicate_keys(tmp_pa
     naming the model, where an UPDATE would silently keep one of them. With
     `paw_updated_columns`, an update sets those columns and built_at only (the others are the
     row's own), and a name that is no column fails the build."""
-    project = tmp_path / "project"
-    shutil.copytree(DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs"))
+    project = copy_dbt_project(tmp_path)
     upserted = (
         "{{ config(materialized='incremental', unique_key='rule_order', "
         "incremental_strategy='paw_upsert') }}\n"

@@ -3,21 +3,18 @@ fails a data test named after it, before any model reads the seed."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from paw.settings import Settings
 from tests.conftest import local_env
-from tests.dbt_helpers import DBT_PROJECT, run_dbt
+from tests.dbt_helpers import copy_dbt_project, run_dbt
 
 pytestmark = pytest.mark.slow
 
 
 def test_a_bad_funnel_seed_fails_a_named_test(tmp_path):
     """One seed with every mistake, each in its own funnel: each fails its own named test."""
-    project = tmp_path / "project"
-    shutil.copytree(DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs"))
+    project = copy_dbt_project(tmp_path)
     (project / "seeds" / "funnel_steps.csv").write_text(
         "funnel_name,step_number,event_name,property_name,property_value\n"
         "gap,1,a,,\ngap,3,b,,\n"
@@ -64,8 +61,7 @@ def test_a_bad_funnel_seed_fails_a_named_test(tmp_path):
 
 
 def test_a_broken_path_cleaning_regex_fails_its_named_test(tmp_path):
-    project = tmp_path / "project"
-    shutil.copytree(DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs"))
+    project = copy_dbt_project(tmp_path)
     (project / "seeds" / "path_cleaning.csv").write_text(
         "rule_order,regex,replacement\n1,/projects/([0-9]+,/projects/:id\n"
     )

@@ -5,7 +5,6 @@ two-proportion z-test), and bad experiment seeds fail their named tests."""
 from __future__ import annotations
 
 import math
-import shutil
 from datetime import UTC, datetime, timedelta
 
 import duckdb
@@ -14,7 +13,7 @@ from scipy import stats
 
 from ingestion.ingest import ingest
 from tests.conftest import PawEnv, event
-from tests.dbt_helpers import DBT_PROJECT, run_dbt
+from tests.dbt_helpers import copy_dbt_project, run_dbt
 
 pytestmark = pytest.mark.slow
 
@@ -79,8 +78,7 @@ def results(tmp_path_factory) -> dict[tuple[str, str], dict]:
     env = PawEnv(root, Settings.from_env(local_env(root)))
     env.write_lines("exposures.ndjson", exposure_events())
     ingest(env.settings)
-    project = root / "project"
-    shutil.copytree(DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs"))
+    project = copy_dbt_project(root)
     (project / "seeds" / "experiments.csv").write_text(
         "experiment_key,control_variant,goal_event,goal_window_days,expected_split\n"
         + "".join(
@@ -153,8 +151,7 @@ def test_a_bad_experiment_seed_fails_named_tests(tmp_path):
     from paw.settings import Settings
     from tests.conftest import local_env
 
-    project = tmp_path / "project"
-    shutil.copytree(DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs"))
+    project = copy_dbt_project(tmp_path)
     (project / "seeds" / "experiments.csv").write_text(
         "experiment_key,control_variant,goal_event,goal_window_days,expected_split\n"
         "dup,a,goal,7,\ndup,a,goal,7,\n"

@@ -7,7 +7,6 @@ paw forbids: the dbt unit tests cover those), and no person has two events at th
 from __future__ import annotations
 
 import random
-import shutil
 from datetime import UTC, datetime
 
 import duckdb
@@ -15,7 +14,7 @@ import pytest
 
 from ingestion.ingest import ingest
 from tests.conftest import PawEnv, event
-from tests.dbt_helpers import DBT_PROJECT, run_dbt
+from tests.dbt_helpers import copy_dbt_project, run_dbt
 
 pytestmark = pytest.mark.slow
 
@@ -72,8 +71,7 @@ def paw_levels(tmp_path_factory, streams) -> dict[tuple[str, str], int]:
         ],
     )
     ingest(env.settings)
-    project = root / "project"
-    shutil.copytree(DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs"))
+    project = copy_dbt_project(root)
     seeds = project / "seeds"
     (seeds / "funnels.csv").write_text(
         "funnel_name,conversion_window_seconds,order_mode,breakdown_property\n"
