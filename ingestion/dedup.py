@@ -10,7 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from ingestion.contract import EVENT_SCHEMA
-from ingestion.event_ids import HALVES_OF_KEY, KEY_OF_HALVES, write_id_table
+from ingestion.event_ids import KEY_OF_HALVES, copy_id_file
 
 
 class FirstCopies:
@@ -22,13 +22,11 @@ class FirstCopies:
         self.con = con
         self.con.execute("create temp table seen (k uhugeint, file_seq integer)")
 
-    def remember(self, committed_ids: pa.Table) -> None:
-        """Ids landed by a committed run (id_hash_high, id_hash_low): copies are duplicates."""
-        self.con.register("committed_ids", committed_ids)
-        try:
-            self.con.execute(f"insert into seen select {KEY_OF_HALVES}, null from committed_ids")
-        finally:
-            self.con.unregister("committed_ids")
+    def remember(self, id_file: Path) -> None:
+        """Ids landed by a committed run (its id file): copies are duplicates."""
+        self.con.execute(
+            f"insert into seen select {KEY_OF_HALVES}, null from read_parquet(?)", [str(id_file)]
+        )
 
     def take(self) -> pa.Table:
         """The events of `judged` not landed before in this run, with file_seq and event_date,
@@ -94,7 +92,5 @@ class FirstCopies:
         """The run's id index: the ids it landed, but for the files it withdrew, into `out`."""
         # Literal integers, not a list parameter: DuckDB re-reads a list parameter on every row.
         withdrawn = "".join(f" and file_seq <> {int(seq)}" for seq in sorted(withdrawn_seqs))
-        rel = self.con.sql(
-            f"select {HALVES_OF_KEY} from seen where file_seq is not null{withdrawn}"
-        )
-        return write_id_table(rel.to_arrow_table(), out)
+        landed = f"select k from seen where file_seq is not null{withdrawn}"
+        return copy_id_file(self.con, landed, out)

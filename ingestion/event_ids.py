@@ -10,63 +10,62 @@ committed before the index existed get theirs derived from their event files, on
 
 from __future__ import annotations
 
-import io
 import logging
-from collections.abc import Iterable
+import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from ingestion.contract import empty_table
 from ingestion.lake import EVENT_IDS_PREFIX, EVENTS_PREFIX, event_ids_key, run_id_of
 from ingestion.storage import Storage
 
 log = logging.getLogger("paw.ingestion")
 
-ID_HASH_SCHEMA = pa.schema([("id_hash_high", pa.uint64()), ("id_hash_low", pa.uint64())])
 # The 128-bit dedup key from its two halves, and back.
 KEY_OF_HALVES = "(id_hash_high::uhugeint << 64) | id_hash_low::uhugeint"
 HALVES_OF_KEY = (
     "(k >> 64)::ubigint as id_hash_high, "
     "(k & 18446744073709551615::uhugeint)::ubigint as id_hash_low"
 )
+COPY_BYTES = 8 * 1024 * 1024  # a lake file is copied to the run's work folder in pieces this big
 
 
 def write_id_file(con: duckdb.DuckDBPyConnection, event_files: list[Path], out: Path) -> int:
     """The hashed ids of `event_files` (Parquet with an event_id column) into `out`."""
-    if event_files:
-        rel = con.sql(
-            f"select {HALVES_OF_KEY} from ("
-            "select md5_number(event_id) as k from read_parquet($files))",
-            params={"files": [str(p) for p in event_files]},
-        )
-        table = rel.to_arrow_table()
-    else:
-        table = empty_table(ID_HASH_SCHEMA)
-    return write_id_table(table, out)
+    files = ", ".join(_sql_string(str(path)) for path in event_files)
+    keys = f"select md5_number(event_id) as k from read_parquet([{files}])"
+    return copy_id_file(con, keys if event_files else "select null::uhugeint as k limit 0", out)
 
 
-def write_id_table(ids: pa.Table, out: Path) -> int:
-    """Hashed ids (id_hash_high, id_hash_low) as an id file."""
-    pq.write_table(ids.cast(ID_HASH_SCHEMA), out, compression="zstd")
-    return ids.num_rows
+def copy_id_file(con: duckdb.DuckDBPyConnection, keys_sql: str, out: Path) -> int:
+    """The 128-bit keys `keys_sql` selects (as k) into the id file `out`, streamed by DuckDB:
+    a run's ids handed over as one Arrow table took 16 bytes an event beyond DuckDB's memory
+    limit (1.4 GB for the 89M events of the 100m benchmark)."""
+    [(rows,)] = con.execute(
+        f"copy (select {HALVES_OF_KEY} from ({keys_sql})) "
+        f"to {_sql_string(str(out))} (format parquet, compression zstd)"
+    ).fetchall()
+    return rows
 
 
-def committed_id_tables(
+def committed_id_files(
     lake: Storage, committed: Iterable[str], con: duckdb.DuckDBPyConnection, work_dir: Path
-) -> Iterable[pa.Table]:
-    """Each committed run's hashed ids, deriving (and storing) the id file of a run committed
-    before the index existed from that run's event files."""
+) -> Iterator[Path]:
+    """Each committed run's id file as a local copy in `work_dir` (removed once the caller is
+    done with it), deriving (and storing) the id file of a run committed before the index
+    existed from that run's event files."""
     committed = set(committed)
     indexed = {
         run_id_of(obj.key): obj.key
         for obj in lake.list(EVENT_IDS_PREFIX)
         if run_id_of(obj.key) in committed
     }
+    local = work_dir / "committed-ids.parquet"
     for key in indexed.values():
-        yield pq.read_table(io.BytesIO(lake.read_bytes(key))).cast(ID_HASH_SCHEMA)
+        _download(lake, key, local)
+        yield local
+        local.unlink()
     missing = committed - set(indexed)
     if not missing:
         return
@@ -77,16 +76,23 @@ def committed_id_tables(
             files_of[run_id].append(obj.key)
     log.info("deriving the event id index of %d run(s) committed before it existed", len(missing))
     for run_id, keys in sorted(files_of.items()):
-        local = []
+        event_files = []
         for n, key in enumerate(keys):
             path = work_dir / f"legacy-{n}.parquet"
-            path.write_bytes(lake.read_bytes(key))
-            local.append(path)
-        out = work_dir / "legacy-ids.parquet"
-        write_id_file(con, local, out)
-        ids = pq.read_table(out)
-        lake.write_atomic(event_ids_key(run_id), out)  # moves `out` (or uploads it)
-        for path in local:
+            _download(lake, key, path)
+            event_files.append(path)
+        write_id_file(con, event_files, local)
+        for path in event_files:
             path.unlink()
-        out.unlink(missing_ok=True)
-        yield ids
+        yield local
+        lake.write_atomic(event_ids_key(run_id), local)  # moves `local` (or uploads it)
+        local.unlink(missing_ok=True)
+
+
+def _download(storage: Storage, key: str, path: Path) -> None:
+    with storage.open_read(key) as src, open(path, "wb") as dst:
+        shutil.copyfileobj(src, dst, COPY_BYTES)
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from ingestion.contract import QUARANTINE_SCHEMA, Reason, empty_table
 from ingestion.dedup import FirstCopies
-from ingestion.event_ids import committed_id_tables
+from ingestion.event_ids import committed_id_files
 from ingestion.lake import (
     LOCK_KEY,
     committed_runs,
@@ -128,8 +128,8 @@ class _Run:
         self.con.execute("set enable_progress_bar = false")
         self.validator = LineValidator(self.con)
         self.first_copies = FirstCopies(self.con)
-        for ids in committed_id_tables(lake, committed, self.con, work_dir):
-            self.first_copies.remember(ids)
+        for id_file in committed_id_files(lake, committed, self.con, work_dir):
+            self.first_copies.remember(id_file)
         self.events = PartitionWriter(work_dir)
         self.quarantine_path = work_dir / "quarantine.parquet"
         self.quarantine = pq.ParquetWriter(
