@@ -190,6 +190,7 @@ def bench_incremental(
     return {
         "new_day": profile | {"files": len(new_files)},
         "ingestion_seconds": new_run.seconds,
+        "ingestion_peak_rss_mb": round(new_run.peak_rss_mb, 1),
         "build": figure.to_dict(),
         "copy_seconds": figure.samples[-1].extra["copy_seconds"],
         "model_seconds": figure.samples[-1].extra["model_seconds"],

@@ -198,16 +198,23 @@ def render_paw_only(size: str, r: dict) -> list[str]:
         out += [f"| {name} | {s:.2f} |" for name, s in list(build["model_seconds"].items())[:8]]
     if not incremental:
         return out
+    return out + ["", _new_day(incremental)] + _tail(r)
+
+
+def _new_day(incremental: dict) -> str:
+    """What the nightly absorbed, and its ingestion into the lake of everything before it."""
     day = incremental["new_day"]
-    out += [
-        "",
+    # results written before the new day's ingestion memory was recorded have none
+    peak_mb = incremental.get("ingestion_peak_rss_mb")
+    return (
         f"The new day: {day['events']:,} events in {day['files']:,} files, "
         f"{day['late_events']:,} of them late (before the latest event already staged), "
         f"{day['events_beyond_lookback']:,} beyond the lookback, "
         f"{day['identity_calls']:,} identify and alias calls; ingested in "
-        f"{incremental['ingestion_seconds']:.1f} s.",
-    ]
-    return out + _tail(r)
+        f"{incremental['ingestion_seconds']:.1f} s"
+        + (f" at {peak_mb:,.0f} MB" if peak_mb is not None else "")
+        + "."
+    )
 
 
 def render(results: dict) -> str:
@@ -256,7 +263,7 @@ def render(results: dict) -> str:
         ]
         incremental = r.get("incremental")
         if incremental:
-            day, inc = incremental["new_day"], incremental["build"]
+            inc = incremental["build"]
             out.append(
                 f"| incremental `dbt build` after one more day | {inc['median_seconds']:.2f} s "
                 f"(copying the warehouse: {incremental['copy_seconds']:.2f} s), "
@@ -271,11 +278,7 @@ def render(results: dict) -> str:
         if incremental:
             out += [
                 "",
-                f"The new day: {day['events']:,} events in {day['files']:,} files, "
-                f"{day['late_events']:,} of them late (before the latest event already staged), "
-                f"{day['events_beyond_lookback']:,} beyond the lookback, "
-                f"{day['identity_calls']:,} identify and alias calls; ingested in "
-                f"{incremental['ingestion_seconds']:.1f} s. The incremental build's marts equal "
+                _new_day(incremental) + " The incremental build's marts equal "
                 "the full build of the whole dataset: "
                 + (
                     "**yes**"

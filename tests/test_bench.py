@@ -141,6 +141,7 @@ def test_the_report_says_plainly_when_a_target_is_missed():
     assert "incremental build's marts equal a full build's | no | **missed**" in text
     assert "a person's timeline < 50 ms | 80.0 ms | **missed**" in text
     assert "20 of them late" in text and "**NO**: fct_events" in text
+    assert "ingested in 0.5 s. The incremental" in text  # results without its memory
     assert "ingestion peak memory < 1.5 GB | 2.00 GB | **missed**" in text
     assert "sessions within 2× of chDB | 1.00× | met" in text
     assert "2 cores" in text
@@ -158,6 +159,7 @@ def test_a_size_measured_for_paw_alone_is_reported_with_what_was_not_measured():
         "incremental": {
             "new_day": day | {"identity_calls": 3},
             "ingestion_seconds": 60.0,
+            "ingestion_peak_rss_mb": 640.0,
             "build": {**sample, "median_seconds": 120.0},
             "copy_seconds": 30.0,
             "marts_equal_full_build": None,
@@ -169,6 +171,7 @@ def test_a_size_measured_for_paw_alone_is_reported_with_what_was_not_measured():
     assert "## 100m: 100,000,000 events in 10 landing files (paw alone)" in text
     assert "ingestion of the base (landing → lake) | 600.0 s, 150,000 events/s" in text
     assert "(91,000,000 events)" in text and "100% of its NDJSON files are gzip" in text
+    assert "identify and alias calls; ingested in 60.0 s at 640 MB." in text
     assert "| full rebuild (all models and tests) < 60 s | 600.0 s | **missed** |" in text
     assert "| full rebuild peak memory < 3 GB | 2.83 GB | met |" in text
     assert "| ingestion within 1.7× of pyarrow's NDJSON → Parquet | not measured at" in text
