@@ -33,11 +33,18 @@ where not coalesce(({{ expression }}), false)
     skip_nulls, else nulls compared as equal), looked for among the keys of the rows this build
     wrote (paw_newest_rows_only). A semi-join on those keys, without a filter of its own: at 10M
     rows it takes half the time of a join on the distinct keys, or of the same semi-join beside
-    a not-null filter (with skip_nulls, `=` never matches a null key anyway). -#}
+    a not-null filter (with skip_nulls, `=` never matches a null key anyway).
+    A table checked whole is grouped by the keys' 64-bit hash first, and only the rows of a
+    repeated hash by the keys themselves (a hash shared by two keys is no failure): at 10M
+    events fct_events' event ids took 0.77-0.98 s so, against 1.1-2.6 s grouped as strings. -#}
 {% macro paw_repeated_keys(model, key_columns, skip_nulls=false) %}
 {%- set newest = paw_newest_rows_only(model) -%}
+{%- set checked_keys -%}
+    {% for column in key_columns %}checked.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+{%- endset -%}
+{%- set not_null = 'checked.' ~ key_columns[0] ~ ' is not null' if skip_nulls else 'true' -%}
 select
-    {% for column in key_columns %}checked.{{ column }}{{ ', ' if not loop.last }}{% endfor %},
+    {{ checked_keys }},
     count(*) as occurrences
 from {{ model }} as checked
 {%- if newest %}
@@ -50,9 +57,17 @@ semi join (
         {{ '=' if skip_nulls else 'is not distinct from' }} written.{{ column }}
     {%- endfor %}
 {%- else %}
-where {{ 'checked.' ~ key_columns[0] ~ ' is not null' if skip_nulls else 'true' }}
+where
+    {{ not_null }}
+    and hash({{ checked_keys }}) in (
+        select hash({{ checked_keys }}) as key_hash
+        from {{ model }} as checked
+        where {{ not_null }}
+        group by key_hash
+        having count(*) > 1
+    )
 {%- endif %}
-group by {% for column in key_columns %}checked.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+group by {{ checked_keys }}
 having count(*) > 1
 {% endmacro %}
 
