@@ -4,6 +4,7 @@ loopback (moto's server, started here), and dbt reading that lake through httpfs
 from __future__ import annotations
 
 import io
+import json
 import os
 import socket
 import tempfile
@@ -23,6 +24,7 @@ from paw.cli import main
 from paw.duckdb_secrets import secret_directory
 from paw.settings import S3Settings, Settings
 from simulator.sample_data import GenerateOptions, generate
+from tests.conftest import event
 from tests.dbt_helpers import run_dbt
 
 pytestmark = pytest.mark.slow
@@ -105,6 +107,36 @@ def test_ingestion_over_s3_reconciles_and_is_idempotent(s3_settings: Settings):
     assert [(o.key, o.size) for o in lake.list()] == keys_before
     # Landing objects are untouched.
     assert len(landing.list()) == generated.files
+
+
+def test_a_redelivery_in_a_later_s3_run_is_a_duplicate_found_in_the_lakes_id_index(
+    s3_settings: Settings,
+):
+    """The id index of committed runs is read from the S3 lake (and derived there for a run
+    committed before it existed), so an event delivered again in a later run is a duplicate."""
+    landing = open_storage(s3_settings.landing_url, s3_settings.s3)
+    lake = open_storage(s3_settings.lake_url, s3_settings.s3)
+
+    def write_lines(key: str, ids: list[str]) -> None:
+        lines = [json.dumps(event(messageId=message_id)) for message_id in ids]
+        landing.write_bytes_atomic(key, ("\n".join(lines) + "\n").encode())
+
+    write_lines("a.ndjson", ["m1", "m2", "m3"])
+    first = ingest(s3_settings)
+    [index] = [o.key for o in lake.list("_event_ids/")]
+    assert index == f"_event_ids/part-{first.run_id}.parquet"
+    write_lines("b.ndjson", ["m2", "m4"])
+    second = ingest(s3_settings)
+    assert [(f.events_landed, f.duplicates) for f in second.files] == [(1, 1)]
+    # a lake written before the index existed: the next run derives the first run's from its
+    # event files, in the lake
+    lake.delete(index)
+    write_lines("c.ndjson", ["m1", "m5"])
+    third = ingest(s3_settings)
+    assert [(f.events_landed, f.duplicates) for f in third.files] == [(1, 1)]
+    assert index in [o.key for o in lake.list("_event_ids/")]
+    events = _lake_table(lake, "events/")
+    assert sorted(events.column("event_id").to_pylist()) == ["m1", "m2", "m3", "m4", "m5"]
 
 
 def test_s3_errors_name_the_object_and_never_the_secret(s3_settings: Settings):
