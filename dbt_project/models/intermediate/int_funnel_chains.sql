@@ -12,7 +12,10 @@
     holds an exclusion event (seeds/funnel_exclusions.csv) leaves the funnel.
 
     Incremental: a build replaces the chains of the persons whose activity changed
-    (paw_changed_persons), read from their whole history. -#}
+    (paw_changed_persons). Where a person's stored chain in an ordered or unordered funnel ended
+    a conversion window or more before the change, it stays their best unless a longer chain
+    starts later, so only their step events from one window before the change are read again;
+    the others are read from their whole history. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='paw_replace_persons',
@@ -23,8 +26,60 @@
 with
 
 {% if is_incremental() %}
+changed_persons as (
+    {{ paw_changed_persons() }}
+),
+
+stored_chains as (
+    -- the stored best chain of each changed person in each ordered or unordered funnel
+    select
+        stored.funnel_name,
+        stored.person_id,
+        any_value(stored.max_step) as max_step,
+        -- its earliest event: the chain started there, or before (no later)
+        min(stored.reached_at) as started_at
+    from {{ this }} as stored
+    where
+        stored.person_id in (select changed.person_id from changed_persons as changed)
+        and {{ paw_in_chunk('stored.person_id') }}
+    group by stored.funnel_name, stored.person_id
+),
+
+bounded_chains as (
+    -- the stored chains that ended a conversion window or more before their person changed:
+    -- no chain that started that early can change, and the stored one is the best of them,
+    -- so only the chains that start within the window before the change are read again
+    -- (docs/orchestration.md, incremental builds). Strict funnels read a person's activity from
+    -- their first step-1 event on, and are read again whole.
+    select
+        stored_chains.funnel_name,
+        stored_chains.person_id,
+        stored_chains.max_step,
+        changed_persons.changed_from
+    from stored_chains
+    inner join changed_persons on stored_chains.person_id = changed_persons.person_id
+    inner join {{ ref('stg_funnels') }} as funnels
+        on stored_chains.funnel_name = funnels.funnel_name
+    where
+        funnels.order_mode in ('ordered', 'unordered')
+        and {{ paw_seconds_between('stored_chains.started_at', 'changed_persons.changed_from') }}
+        > funnels.conversion_window_seconds
+),
+
 step_events as (
-    {{ paw_rows_changed(ref('int_funnel_step_events')) }}
+    select changed_step_events.*
+    from ({{ paw_rows_changed(ref('int_funnel_step_events')) }}) as changed_step_events
+    inner join {{ ref('stg_funnels') }} as funnels
+        on changed_step_events.funnel_name = funnels.funnel_name
+    left join bounded_chains
+        on
+            changed_step_events.funnel_name = bounded_chains.funnel_name
+            and changed_step_events.person_id = bounded_chains.person_id
+    where
+        bounded_chains.person_id is null
+        or {{ paw_seconds_between(
+            'changed_step_events.event_timestamp', 'bounded_chains.changed_from'
+        ) }} <= funnels.conversion_window_seconds
 ),
 
 activity as (
@@ -83,7 +138,7 @@ best_ordered_chains as (
     ) = 1
 ),
 
-best_chains as (
+computed_chains as (
     select
         funnel_name,
         person_id,
@@ -101,6 +156,22 @@ best_chains as (
         step_event_ids,
         step_event_numbers
     from unordered_chains
+),
+
+best_chains as (
+    select computed_chains.*
+    from computed_chains
+    {% if is_incremental() %}
+        -- a chain read again for a bounded person is their best only when it is longer than
+        -- the stored one, which started earlier
+        left join bounded_chains
+            on
+                computed_chains.funnel_name = bounded_chains.funnel_name
+                and computed_chains.person_id = bounded_chains.person_id
+        where
+            bounded_chains.person_id is null
+            or computed_chains.chain_length > bounded_chains.max_step
+    {% endif %}
 ),
 
 exclusion_events as (
@@ -181,6 +252,28 @@ final as (
     from kept_chains
     inner join {{ paw_integer_spine(var('paw_funnel_max_steps') + 1) }} as steps
         on steps.n between 1 and kept_chains.chain_length
+    {% if is_incremental() %}
+        union all
+        -- a bounded person's stored chain, still their best (it passed the exclusions when
+        -- it was built, and none of its events changed)
+        select
+            stored.funnel_name,
+            stored.person_id,
+            stored.max_step,
+            stored.step_number,
+            stored.reached_at,
+            stored.event_id,
+            {{ paw_built_at() }} as built_at
+        from {{ this }} as stored
+        inner join bounded_chains
+            on
+                stored.funnel_name = bounded_chains.funnel_name
+                and stored.person_id = bounded_chains.person_id
+        anti join best_chains
+            on
+                stored.funnel_name = best_chains.funnel_name
+                and stored.person_id = best_chains.person_id
+    {% endif %}
 )
 
 select * from final
