@@ -25,13 +25,17 @@
 -- depends_on: {{ ref('int_events_attributed') }}
 with
 
+funnels as not materialized (
+    select * from {{ ref('stg_funnels') }}
+),
+
 {% if is_incremental() %}
 changed_persons as (
     {{ paw_changed_persons() }}
 ),
 
 stored_chains as (
-    -- the stored best chain of each changed person in each ordered or unordered funnel
+    -- the stored best chain of each changed person in each funnel
     select
         stored.funnel_name,
         stored.person_id,
@@ -58,8 +62,7 @@ bounded_chains as (
         changed_persons.changed_from
     from stored_chains
     inner join changed_persons on stored_chains.person_id = changed_persons.person_id
-    inner join {{ ref('stg_funnels') }} as funnels
-        on stored_chains.funnel_name = funnels.funnel_name
+    inner join funnels on stored_chains.funnel_name = funnels.funnel_name
     where
         funnels.order_mode in ('ordered', 'unordered')
         and {{ paw_seconds_between('stored_chains.started_at', 'changed_persons.changed_from') }}
@@ -69,8 +72,7 @@ bounded_chains as (
 step_events as (
     select changed_step_events.*
     from ({{ paw_rows_changed(ref('int_funnel_step_events')) }}) as changed_step_events
-    inner join {{ ref('stg_funnels') }} as funnels
-        on changed_step_events.funnel_name = funnels.funnel_name
+    inner join funnels on changed_step_events.funnel_name = funnels.funnel_name
     left join bounded_chains
         on
             changed_step_events.funnel_name = bounded_chains.funnel_name
@@ -97,10 +99,6 @@ activity as not materialized (
     where {{ paw_in_chunk('built.person_id') }}
 ),
 {% endif %}
-
-funnels as not materialized (
-    select * from {{ ref('stg_funnels') }}
-),
 
 funnel_steps as not materialized (
     select * from {{ ref('funnel_steps') }}
