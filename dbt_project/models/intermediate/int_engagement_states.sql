@@ -29,13 +29,30 @@ as_of as (
 ),
 
 span_ends as (
-    -- an active date leaves the ACTIVE (and POWER), POWER-window and AT_RISK spans this many
+    -- an active date leaves the ACTIVE (and POWER), AT_RISK and POWER-window spans this many
     -- days later
-    select {{ var('paw_active_days') }} as offset_days
+    select
+        {{ var('paw_active_days') }} as offset_days,
+        false as is_power_window
     union all
-    select {{ var('paw_churn_days') }} as offset_days
+    select
+        {{ var('paw_churn_days') }} as offset_days,
+        false as is_power_window
     union all
-    select {{ var('paw_power_window_days') }} as offset_days
+    select
+        {{ var('paw_power_window_days') }} as offset_days,
+        true as is_power_window
+),
+
+spaced_dates as (
+    select
+        person_id,
+        activity_date,
+        lead(activity_date) over (
+            partition by person_id order by activity_date
+        ) as next_activity_date,
+        count(*) over (partition by person_id) as active_dates
+    from person_dates
 ),
 
 state_changes as (
@@ -57,13 +74,27 @@ state_changes as (
     group by person_id
     union all
     select
-        person_dates.person_id,
+        spaced_dates.person_id,
         cast(
-            {{ dbt.dateadd('day', 'span_ends.offset_days', 'person_dates.activity_date') }} as date
+            {{ dbt.dateadd('day', 'span_ends.offset_days', 'spaced_dates.activity_date') }} as date
         ) as state_date,
         false as is_active
-    from person_dates
+    from spaced_dates
     cross join span_ends
+    where
+        -- only the ends that can change a state (a third of them at 10M events): an ACTIVE or
+        -- AT_RISK span that the next active date has renewed by its end changes nothing then,
+        -- and a POWER window's count matters only to a person with enough active dates ever
+        case
+            when span_ends.is_power_window
+                then spaced_dates.active_dates >= {{ var('paw_power_min_active_days') }}
+            else
+                spaced_dates.next_activity_date is null
+                or spaced_dates.next_activity_date > cast(
+                    {{ dbt.dateadd('day', 'span_ends.offset_days', 'spaced_dates.activity_date') }}
+                    as date
+                )
+        end
 ),
 
 marked as (
