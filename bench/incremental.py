@@ -15,6 +15,7 @@ import duckdb
 
 from bench.datasets import Dataset
 from bench.measure import Figure, run_step
+from ingestion.lake import PART_FILE_PATTERN
 from paw.settings import project_root
 
 log = logging.getLogger("paw.bench")
@@ -77,7 +78,7 @@ def _new_day_profile(lake: Path) -> dict:
     row = con.execute(
         f"""
         with events as (
-            select *, regexp_extract(filename, 'part-([^/]*)\\.parquet', 1) as run_id
+            select *, regexp_extract(filename, '{PART_FILE_PATTERN}', 1) as run_id
             from read_parquet('{lake}/events/*/*.parquet', filename = true)
         ),
         runs as (select run_id, min(event_timestamp) as first_at from events group by run_id),

@@ -197,10 +197,11 @@ class _Run:
         event_files = self.events.close(withdrawn)
         ids_path = self.work_dir / "event_ids.parquet"
         self.first_copies.write_landed_ids(ids_path, set(withdrawn_files))
-        for day, path in event_files.items():
-            key = event_key(day, self.run_id)
-            self.lake.write_atomic(key, path)
-            written.append(key)
+        for day, paths in event_files.items():
+            for number, path in enumerate(paths):
+                key = event_key(day, self.run_id, number)
+                self.lake.write_atomic(key, path)
+                written.append(key)
         self.lake.write_atomic(event_ids_key(self.run_id), ids_path)
         written.append(event_ids_key(self.run_id))
         self.quarantine.close()

@@ -28,9 +28,11 @@ INGESTION_LOG_PREFIX = "_ingestion_log/"
 EVENT_IDS_PREFIX = "_event_ids/"  # ingestion.event_ids: the ids each committed run landed
 LOCK_KEY = "_lock"
 
-# dbt's macro paw_committed_runs_filter holds the same pattern (a test keeps them equal).
+# dbt's macro paw_committed_runs_filter holds the same pattern (a test keeps them equal). A
+# run's second and later files of one event date carry their number after the run id
+# (ingestion.partitions.ROW_GROUPS_PER_FILE).
 RUN_ID_PATTERN = r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}"
-PART_FILE_PATTERN = rf"part-({RUN_ID_PATTERN})\.parquet"
+PART_FILE_PATTERN = rf"part-({RUN_ID_PATTERN})(?:-[0-9]+)?\.parquet"
 _PART_RE = re.compile(PART_FILE_PATTERN + "$")
 
 
@@ -39,8 +41,10 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
-def event_key(event_date: str, run_id: str) -> str:
-    return f"{EVENTS_PREFIX}event_date={event_date}/part-{run_id}.parquet"
+def event_key(event_date: str, run_id: str, number: int = 0) -> str:
+    """The run's event file `number` (from 0) of a date: the first is part-<run_id>.parquet."""
+    suffix = f"-{number}" if number else ""
+    return f"{EVENTS_PREFIX}event_date={event_date}/part-{run_id}{suffix}.parquet"
 
 
 def quarantine_key(ingest_date: str, run_id: str) -> str:

@@ -16,6 +16,7 @@ import pytest
 
 from ingestion.contract import EVENT_SCHEMA
 from ingestion.ingest import ingest
+from ingestion.lake import PART_FILE_PATTERN, event_key, run_id_of
 from ingestion.partitions import PartitionWriter
 from ingestion.prefetch import prefetch
 from ingestion.storage import LocalStorage, LockHeldError
@@ -281,6 +282,45 @@ def test_lines_are_read_ahead_of_the_validation_up_to_a_byte_budget():
     assert next(reading) == 1
     with pytest.raises(OSError, match="went away"):
         next(reading)
+
+
+def test_a_date_of_many_row_groups_continues_in_new_files_that_hold_its_rows_in_order(tmp_path):
+    """An open Parquet writer holds every row group's metadata until it closes: a date's file
+    is closed after row_groups_per_file row groups and its next rows go to a new file, so that
+    a large run holds no more than that per date. Across the files, every row in order."""
+    writer = PartitionWriter(tmp_path, flush_bytes=1, row_groups_per_file=3)
+    day = "2024-03-01"
+    arrived: list[str] = []
+    for batch in range(10):  # a flush, so a row group, after each batch
+        ids = [f"{batch}-{i}" for i in range(100)]
+        columns = {field.name: pa.nulls(100, field.type) for field in EVENT_SCHEMA}
+        columns["event_id"] = pa.array(ids)
+        columns["event_date"] = pa.array([day] * 100)
+        writer.add(pa.table(columns))
+        arrived += ids
+    files = writer.close(set())
+    assert [pq.ParquetFile(path).metadata.num_row_groups for path in files[day]] == [3, 3, 3, 1]
+    stored = pa.concat_tables(pq.read_table(path) for path in files[day])
+    assert stored.column("event_id").to_pylist() == arrived
+
+
+def test_a_runs_later_files_of_a_date_are_numbered_and_still_name_the_run():
+    """The lake keys of a date's files: part-<run_id>.parquet, then part-<run_id>-1.parquet and
+    on; each names its run for ingestion and for DuckDB (dbt's macro holds the same pattern)."""
+    run_id = "20261206T170324Z-566677f6"
+    keys = [event_key("2024-03-01", run_id, number) for number in range(3)]
+    assert keys == [
+        f"events/event_date=2024-03-01/part-{run_id}.parquet",
+        f"events/event_date=2024-03-01/part-{run_id}-1.parquet",
+        f"events/event_date=2024-03-01/part-{run_id}-2.parquet",
+    ]
+    assert [run_id_of(key) for key in keys] == [run_id] * 3
+    con = duckdb.connect()
+    extracted = con.execute(
+        "select list(regexp_extract(key, ?, 1)) from unnest(?) as t(key)",
+        [PART_FILE_PATTERN, keys],
+    ).fetchone()[0]
+    assert extracted == [run_id] * 3
 
 
 def test_event_files_written_while_rows_arrive_hold_every_row_in_order(tmp_path):

@@ -45,9 +45,10 @@
     {{ paw_run_id_of(filename_column) }} in {{ paw_committed_runs() }}
 {%- endmacro %}
 
-{#- The ingestion run that wrote a lake file, from its name. -#}
+{#- The ingestion run that wrote a lake file, from its name (part-<run_id>.parquet, or
+    part-<run_id>-<n>.parquet for a date's later files of a large run). -#}
 {% macro paw_run_id_of(filename_column) -%}
-    regexp_extract({{ filename_column }}, 'part-([0-9]{8}T[0-9]{6}Z-[0-9a-f]{8})\.parquet', 1)
+    regexp_extract({{ filename_column }}, 'part-([0-9]{8}T[0-9]{6}Z-[0-9a-f]{8})(?:-[0-9]+)?\.parquet', 1)
 {%- endmacro %}
 
 {#- Before an incremental build of a staging model: forget the rows of runs that are no longer
