@@ -67,7 +67,6 @@ class PartitionWriter:
             # so writing only the largest dates would free much less than it counts.
             self._flush_all()
 
-
     def _flush_all(self) -> None:
         """Hand every buffered date to the encoder thread, once the previous flush is written
         (so that at most one flush's rows are held beyond the buffers)."""
