@@ -147,28 +147,34 @@ def clean_ndjson_copies(landing: Path, clean: Path) -> Path:
 
 def dbt_build(args: dict) -> dict:
     """The nightly's dbt build: a full one into an empty warehouse, or (incremental_from) an
-    incremental one on a copy of a built warehouse, as the nightly builds on a copy."""
-    warehouse = Path(args["warehouse"])
-    warehouse.unlink(missing_ok=True)
-    target = Path(args["target"])
+    incremental one on a copy of a built warehouse, as the nightly builds on a copy. Every
+    build of a folder runs at one path, as paw's builds do (orchestration/warehouse/files.py),
+    so that dbt reuses the parse of the build before it; the result is then renamed."""
     from orchestration.dbt.project import NIGHTLY_BUILD, run_dbt_command
+    from orchestration.warehouse.files import building_path, move_database
     from paw.settings import Settings
 
+    warehouse = Path(args["warehouse"])
+    warehouse.unlink(missing_ok=True)
+    building = building_path(str(warehouse.parent / "paw.duckdb"))
+    building.parent.mkdir(parents=True, exist_ok=True)
+    building.unlink(missing_ok=True)
+    target = Path(args["target"])
     copy_seconds = 0.0
     if args.get("incremental_from"):
         if args.get("move_source"):
             # the disk of the 100m size holds one of its warehouses and the build's spill, not
             # two warehouses: the base is moved into place, so the copy is not timed there
-            os.replace(args["incremental_from"], warehouse)
+            os.replace(args["incremental_from"], building)
         else:
             start = time.perf_counter()
-            shutil.copyfile(args["incremental_from"], warehouse)
+            shutil.copyfile(args["incremental_from"], building)
             copy_seconds = time.perf_counter() - start
         command = NIGHTLY_BUILD
     else:
         shutil.rmtree(target, ignore_errors=True)
         command = [*NIGHTLY_BUILD, "--full-refresh"]
-    settings = Settings.from_env({"PAW_LAKE_URL": args["lake"], "PAW_WAREHOUSE": str(warehouse)})
+    settings = Settings.from_env({"PAW_LAKE_URL": args["lake"], "PAW_WAREHOUSE": str(building)})
     start = time.perf_counter()
     proc = run_dbt_command(
         command,
@@ -179,6 +185,7 @@ def dbt_build(args: dict) -> dict:
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(proc.stdout[-4000:])
+    move_database(building, warehouse)
     from bench.results import model_timings
 
     timings = model_timings(json.loads((target / "run_results.json").read_text()))

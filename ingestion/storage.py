@@ -324,7 +324,7 @@ class S3Storage:
 
 KEEP_LEFTOVERS = 3  # scratch folders and files of earlier runs kept for a post-mortem
 # The system temp folder is shared with other processes, paw's own among them (a running dbt
-# build's secret and row-count folders): an S3 lake's scratch folders carry this prefix, and
+# build's secret folder): an S3 lake's scratch folders carry this prefix, and
 # the pruning of stale ones touches nothing else.
 S3_STAGING_PREFIX = "paw-staging-"
 

@@ -174,6 +174,27 @@ def test_paw_run_full_refresh_is_the_dbt_assets_config():
         dg.validate_run_config(job, {"ops": {"dbt_warehouse": {"config": {"full_refesh": True}}}})
 
 
+def _dbt_log(run_id: str) -> str:
+    """The dbt log of a run's build (dagster-dbt writes it into the invocation's target)."""
+    (target,) = (dbt_project_dir() / "target").glob(f"dbt_warehouse-{run_id[:8]}-*")
+    return (target / "dbt.log").read_text()
+
+
+def test_a_run_starts_from_the_parse_of_the_build_before_it(first_run, tmp_path, monkeypatch):
+    """Every build runs at one path with the same vars, and keeps its parse for the next: the
+    next run's dbt parses nothing again (orchestration/dbt/project.py: build_target)."""
+    _, settings = _copy(first_run, tmp_path, monkeypatch)
+    logs = []
+    for _ in range(2):
+        result = run_pipeline(settings)
+        assert result.success, result.summary()
+        logs.append(_dbt_log(result.run_id))
+    # the copy's first build: its paths are new, so dbt parses the project whole
+    assert "Unable to do partial parsing" in logs[0]
+    assert "Unable to do partial parsing" not in logs[1]
+    assert "Partial parsing enabled" in logs[1]
+
+
 def _oldest_staged_at(settings: Settings):
     con = duckdb.connect(settings.warehouse_path, read_only=True)
     try:

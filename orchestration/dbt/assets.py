@@ -1,7 +1,7 @@
 """Every dbt model and seed as a Dagster asset; dbt tests arrive as asset checks."""
 
 import logging
-import tempfile
+import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -19,12 +19,14 @@ from orchestration.dbt.incremental import (
 from orchestration.dbt.project import (
     NIGHTLY_BUILD,
     PawDbtTranslator,
+    build_target,
     dbt_args,
+    keep_parse,
     paw_dbt_project,
 )
 from orchestration.pools import WRITER_POOL
 from orchestration.resources import PawSettings
-from orchestration.warehouse.files import start_build
+from orchestration.warehouse.files import end_build, row_count_directory, start_build
 from paw.duckdb_secrets import secret_directory
 from paw.progress import Progress
 
@@ -92,21 +94,25 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         # dagster-dbt leaves one target folder per invocation: keep the newest few
         targets = Path(project.project_dir) / project.target_path
         remove_all_but_newest(list(targets.glob("dbt_warehouse-*")))
-        with (
-            secret_directory(settings.s3) as secrets,
-            tempfile.TemporaryDirectory(prefix="paw-row-counts-") as row_counts,
-        ):
-            args = dbt_args(
-                [*NIGHTLY_BUILD, *(["--full-refresh"] if full_refresh else [])],
-                settings.with_warehouse(str(build)),
-                secrets,
-                {"paw_row_count_directory": row_counts},
-                definitions=definitions,
-            )
-            with progress.quieted():
-                yield from _reported(
-                    context, dbt.cli(args, context=context).stream(), Path(row_counts), progress
+        target = build_target(targets, context.run.run_id, build)
+        row_counts = row_count_directory(settings.warehouse_path)
+        shutil.rmtree(row_counts, ignore_errors=True)
+        row_counts.mkdir(parents=True)
+        try:
+            with secret_directory(settings.s3) as secrets:
+                args = dbt_args(
+                    [*NIGHTLY_BUILD, *(["--full-refresh"] if full_refresh else [])],
+                    settings.with_warehouse(str(build)),
+                    secrets,
+                    {"paw_row_count_directory": str(row_counts)},
+                    definitions=definitions,
                 )
+                events = dbt.cli(args, context=context, target_path=target).stream()
+                with progress.quieted():
+                    yield from _reported(context, events, row_counts, progress)
+            keep_parse(target, targets, build)
+        finally:
+            end_build(settings.warehouse_path, context.run.run_id)
 
     return dbt_warehouse
 

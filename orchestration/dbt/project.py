@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import os
+import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +18,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 
+from ingestion.storage import remove_all_but_newest
 from orchestration.dbt.incremental import DEFINITIONS_VAR, project_definitions
 from paw.duckdb_secrets import secret_directory
 from paw.settings import Settings, memory_bytes, project_root
@@ -99,6 +104,42 @@ def run_dbt_command(
             capture_output=capture_output,
             text=True,
         )
+
+
+# dbt's parse, in a target folder
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+
+
+def build_target(targets: Path, run_id: str, build: Path) -> Path:
+    """A new target folder for the dbt invocation of a build into `build`, holding the parse
+    that the previous build into it kept (keep_parse): dbt then parses only what changed since
+    (1.0 s at 10M events, against 3.6 s for the whole project), as its vars are the same: the
+    build's file, row-count folder and secret folder are the same for every build of one
+    warehouse (S3 credentials excepted: their folder is new for every invocation)."""
+    target = targets / f"dbt_warehouse-{run_id[:8]}-{uuid.uuid4().hex[:8]}"
+    target.mkdir(parents=True)
+    kept = _kept_parse(targets, build)
+    if kept.exists():
+        shutil.copyfile(kept, target / PARTIAL_PARSE_FILE)
+    return target
+
+
+def keep_parse(target: Path, targets: Path, build: Path) -> None:
+    """Keep a build's parse for the next build into the same file, apart from the parse of
+    `make setup` and `paw dbt` (target/partial_parse.msgpack) and of other warehouses (the
+    tests' warehouses share the project), whose vars differ. Replaced whole, by a rename."""
+    parse = target / PARTIAL_PARSE_FILE
+    if parse.exists():
+        kept = _kept_parse(targets, build)
+        staging = kept.with_name(f".{kept.name}.{target.name}")
+        shutil.copyfile(parse, staging)
+        os.replace(staging, kept)
+        remove_all_but_newest(list(targets.glob("build_partial_parse-*.msgpack")))
+
+
+def _kept_parse(targets: Path, build: Path) -> Path:
+    digest = hashlib.sha256(str(build.resolve()).encode()).hexdigest()[:16]
+    return targets / f"build_partial_parse-{digest}.msgpack"
 
 
 def parse_project(project_dir: Path) -> None:
