@@ -4,6 +4,7 @@ row counts on the assets, and column descriptions stored in the warehouse."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -104,6 +105,30 @@ def test_column_descriptions_are_stored_in_the_warehouse(quickstart):
     )
     assert comment == "The group id or person id billed."
     assert table_comment.startswith("The event catalog")
+
+
+def test_a_table_has_built_at_exactly_when_its_documentation_says_so(quickstart):
+    """The data tests learn whether a model has built_at (and so which rows a build wrote) from
+    its documented columns (macros/tests/generic_tests.sql: paw_newest_rows_only)."""
+    env, _ = quickstart
+    manifest = json.loads((project_root() / "dbt_project" / "target" / "manifest.json").read_text())
+    con = duckdb.connect(env["PAW_WAREHOUSE"], read_only=True)
+    try:
+        stamped = set(
+            con.execute(
+                "select schema_name, table_name from duckdb_columns() "
+                "where column_name = 'built_at'"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    documented = {
+        (node["schema"], node["alias"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] in ("model", "seed") and "built_at" in node["columns"]
+    }
+    assert len(stamped) > 5
+    assert documented == stamped
 
 
 def test_dbt_docs_generate_reads_the_published_warehouse_without_writing_it(quickstart):

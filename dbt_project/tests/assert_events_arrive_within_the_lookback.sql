@@ -5,8 +5,15 @@
 {{ config(severity='warn') }}
 with
 
-events as (
-    select * from {{ ref('stg_events') }}
+-- not materialized, and only these columns: each reference then reads what it needs of
+-- stg_events (at 10M events a materialized copy of every column took 0.4-0.9 s, against 0.05 s)
+events as not materialized (
+    select
+        event_id,
+        event_timestamp,
+        run_id,
+        built_at
+    from {{ ref('stg_events') }}
 ),
 
 newest_build as (

@@ -16,7 +16,15 @@ where not coalesce(({{ expression }}), false)
     {%- if not execute -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set columns = adapter.get_columns_in_relation(model) | map(attribute='name') | list -%}
+    {#- whether the model has built_at, from its documented columns (contracts, and
+        tests/test_quickstart.py for built_at, hold them equal to the table's): asking
+        the warehouse took a query and its log events per test, 51 of them -#}
+    {%- set columns = [] -%}
+    {%- for node in graph.nodes.values()
+        if node.resource_type in ('model', 'seed')
+        and node.schema == model.schema and node.alias == model.identifier -%}
+        {%- do columns.extend(node.columns.keys()) -%}
+    {%- endfor -%}
     {%- if 'built_at' not in columns -%}
         {{ return(none) }}
     {%- endif -%}
