@@ -25,7 +25,8 @@ where not coalesce(({{ expression }}), false)
         and node.schema == model.schema and node.alias == model.identifier -%}
         {%- do columns.extend(node.columns.keys()) -%}
     {%- endfor -%}
-    {%- if 'built_at' not in columns -%}
+    {#- a table missing from dbt's cache of the warehouse (sqlfluff compiles with none) -#}
+    {%- if 'built_at' not in columns or load_relation(model) is none -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set newest = run_query(
