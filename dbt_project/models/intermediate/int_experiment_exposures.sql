@@ -16,20 +16,51 @@ experiments as not materialized (
     select * from {{ ref('experiments') }}
 ),
 
-exposure_events as (
+-- the exposures and the goals' events, joined to their persons together: each join to
+-- int_events_attributed scans its event ids (0.5 s at 10M events), once instead of twice
+experiment_events as (
     select
         events.event_id,
         events.event_timestamp,
-        attributed.person_id,
-        {{ paw_json_text('events.properties', '$.' ~ var('paw_experiment_key_property')) }}
-            as experiment_key,
-        {{ paw_json_text('events.properties', '$.' ~ var('paw_experiment_variant_property')) }}
-            as variant
+        events.event_name,
+        true as is_exposure,
+        events.properties
     from events
-    inner join attributed on events.event_id = attributed.event_id
     where
         events.event_type = 'track'
         and events.event_name = '{{ var("paw_experiment_exposure_event") }}'
+    union all
+    select
+        events.event_id,
+        events.event_timestamp,
+        events.event_name,
+        false as is_exposure,
+        null as properties
+    from events
+    where
+        events.is_activity
+        and events.event_name in (select experiments.goal_event from experiments)
+),
+
+attributed_events as (
+    select
+        experiment_events.*,
+        attributed.person_id
+    from experiment_events
+    inner join attributed on experiment_events.event_id = attributed.event_id
+),
+
+exposure_events as (
+    select
+        event_id,
+        event_timestamp,
+        person_id,
+        {{ paw_json_text('properties', '$.' ~ var('paw_experiment_key_property')) }}
+            as experiment_key,
+        {{ paw_json_text('properties', '$.' ~ var('paw_experiment_variant_property')) }}
+            as variant
+    from attributed_events
+    where is_exposure
 ),
 
 listed_exposures as (
@@ -52,15 +83,11 @@ person_exposures as (
 
 goal_events as (
     select
-        attributed.person_id,
-        events.event_name,
-        events.event_timestamp
-    from events
-    inner join attributed on events.event_id = attributed.event_id
-    where
-        events.is_activity
-        -- only the goals' events: the join to every event's person is the model's cost
-        and events.event_name in (select experiments.goal_event from experiments)
+        person_id,
+        event_name,
+        event_timestamp
+    from attributed_events
+    where not is_exposure
 ),
 
 conversions as (
