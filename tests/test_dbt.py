@@ -253,6 +253,23 @@ def test_uniqueness_tests_check_the_keys_of_the_rows_a_build_wrote(built, tmp_pa
     assert result.failed == {"stg_events_event_id_is_unique", "int_event_groups_event_id_is_unique"}
 
 
+def test_a_reference_to_a_missing_row_fails_the_relationships_test(built, tmp_path):
+    """macros/tests/generic_tests.sql: dbt's relationships, each referring value looked up once;
+    a session that events refer to and fct_sessions lost fails it."""
+    settings, _ = built
+    test = "fct_events_session_id_exists_in_fct_sessions"
+    assert run_dbt(["test", "--select", test], settings).success
+    orphaned = tmp_path / "orphaned.duckdb"
+    shutil.copyfile(settings.warehouse_path, orphaned)
+    with duckdb.connect(str(orphaned)) as con:
+        con.execute(
+            "delete from marts.fct_sessions "
+            "where session_id = (select min(session_id) from marts.fct_sessions)"
+        )
+    result = run_dbt(["test", "--select", test], settings.with_warehouse(str(orphaned)))
+    assert result.failed == {test}
+
+
 def test_the_reconciliation_compares_what_a_build_wrote_while_counts_agree(built, tmp_path):
     """docs/orchestration.md, data tests: with a newer build's rows in fct_events, an event lost
     from an earlier build's rows makes the counts disagree and every event is compared; while

@@ -90,6 +90,32 @@ having count(*) > 1
 {{ paw_repeated_keys(model, [column_name], skip_nulls=true) }}
 {% endmacro %}
 
+{#- dbt's relationships: each value without a row of `to` to refer to, once (dbt's own lists
+    every referring row). Each value is looked up once: fct_events' 10M session ids are 2M
+    sessions, and the test took 0.54 s at 10M events instead of 0.87 s. -#}
+{% macro default__test_relationships(model, column_name, to, field) %}
+with
+
+child as (
+    select distinct {{ column_name }} as from_field
+    from {{ model }}
+    where {{ column_name }} is not null
+),
+
+parent as (
+    select {{ field }} as to_field
+    from {{ to }}
+),
+
+final as (
+    select child.from_field
+    from child
+    anti join parent on child.from_field = parent.to_field
+)
+
+select * from final
+{% endmacro %}
+
 {#- Values outside [min_value, max_value] (either bound may be left out). -#}
 {% test paw_between(model, column_name, min_value=none, max_value=none) %}
 select *
