@@ -151,14 +151,14 @@ def dbt_build(args: dict) -> dict:
     build of a folder runs at one path, as paw's builds do (orchestration/warehouse/files.py),
     so that dbt reuses the parse of the build before it; the result is then renamed."""
     from orchestration.dbt.project import NIGHTLY_BUILD, run_dbt_command
-    from orchestration.warehouse.files import building_path, move_database
+    from orchestration.warehouse.files import building_path, move_database, remove_database
     from paw.settings import Settings
 
     warehouse = Path(args["warehouse"])
     warehouse.unlink(missing_ok=True)
     building = building_path(str(warehouse.parent / "paw.duckdb"))
     building.parent.mkdir(parents=True, exist_ok=True)
-    building.unlink(missing_ok=True)
+    remove_database(building)  # with a log a killed build left, which DuckDB would replay
     target = Path(args["target"])
     copy_seconds = 0.0
     if args.get("incremental_from"):

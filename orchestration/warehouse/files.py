@@ -50,7 +50,7 @@ def start_build(warehouse_path: str, run_id: str, *, from_published: bool) -> Pa
     building = building_path(warehouse_path)
     own = build_path(warehouse_path, run_id)
     building.parent.mkdir(parents=True, exist_ok=True)
-    _remove_database(building)
+    remove_database(building)
     remove_all_but_newest([p for p in building.parent.glob("*.duckdb*") if p != own])
     published = Path(warehouse_path)
     if own.exists():
@@ -73,14 +73,16 @@ def end_build(warehouse_path: str, run_id: str) -> Path:
 
 def move_database(source: Path, destination: Path) -> None:
     """Rename a DuckDB file, with its write-ahead log if it has one, over `destination`."""
-    _remove_database(destination)
+    remove_database(destination)
     if wal_of(source).exists():
         os.replace(wal_of(source), wal_of(destination))
     if source.exists():
         os.replace(source, destination)
 
 
-def _remove_database(path: Path) -> None:
+def remove_database(path: Path) -> None:
+    """Delete a DuckDB file and its write-ahead log: a log left alone is replayed into the
+    next file created at that path."""
     path.unlink(missing_ok=True)
     wal_of(path).unlink(missing_ok=True)
 
