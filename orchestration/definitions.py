@@ -4,10 +4,10 @@ executes its job)."""
 from __future__ import annotations
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from orchestration.dbt.assets import build_dbt_assets
 from orchestration.dbt.project import dbt_executable, paw_dbt_project
+from orchestration.dbt.resource import PawDbtCliResource
 from orchestration.jobs import DEFAULT_LOG_LEVEL, ingestion_job, pipeline_job
 from orchestration.lake.assets import ingest_asset, landing_zone
 from orchestration.resources import PawSettings
@@ -44,7 +44,7 @@ def build_definitions(
         sensors=[landing_zone_sensor],
         resources={
             "paw": paw or PawSettings.bound_to_environment(),
-            "dbt": DbtCliResource(project_dir=project, dbt_executable=dbt_executable()),
+            "dbt": PawDbtCliResource(project_dir=project, dbt_executable=dbt_executable()),
             "progress": dg.ResourceDefinition.hardcoded_resource(
                 progress or Progress(), "How far the pipeline's stages are (paw run's console)."
             ),

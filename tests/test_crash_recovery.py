@@ -55,7 +55,7 @@ def test_a_killed_run_ends_its_dbt_and_the_next_run_marks_it_failed(tmp_path):
     home.mkdir()
     shutil.copy(project_root() / "orchestration" / "dagster.yaml", home / "dagster.yaml")
     env = {**os.environ, **local_env(tmp_path), "DAGSTER_HOME": str(home)}
-    generate(LocalStorage(tmp_path / "landing"), GenerateOptions(users=300, days=30))
+    generate(LocalStorage(tmp_path / "landing"), GenerateOptions(users=50, days=7))
 
     first = subprocess.Popen(
         [PAW, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -13,6 +13,7 @@ import pytest
 
 from ingestion.ingest import ingest
 from ingestion.storage import LocalStorage
+from orchestration.warehouse.files import remove_database
 from paw.settings import Settings
 from simulator.sample_data import GenerateOptions, generate
 from tests.conftest import event, local_env
@@ -64,6 +65,19 @@ def built(tmp_path_factory) -> tuple[Settings, Path]:
 
 def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(settings.warehouse_path, read_only=True)
+
+
+def scratch(built, copy: bool = True) -> tuple[Settings, Path]:
+    """The module's scratch warehouse: a copy of the built one to tamper with (or no file, to
+    build from nothing), always at one path. dbt then keeps one parse of the project for all the
+    tests that use it: a warehouse at a new path costs a full parse (about 6 s)."""
+    settings, root = built
+    path = root / "scratch" / "paw.duckdb"
+    path.parent.mkdir(exist_ok=True)
+    remove_database(path)
+    if copy:
+        shutil.copyfile(settings.warehouse_path, path)
+    return settings.with_warehouse(str(path)), path
 
 
 def test_schemas_are_exactly_staging_intermediate_and_marts(built):
@@ -196,10 +210,11 @@ def test_retention_day_zero_is_everyone_and_grains_agree_on_cohort_sizes(built):
     )
 
 
-def test_a_rebuild_of_the_same_lake_gives_the_same_marts(built, tmp_path):
-    settings, root = built
-    other = tmp_path / "again.duckdb"
-    result = run_dbt(["build"], settings.with_warehouse(str(other)))
+def test_a_rebuild_of_the_same_lake_gives_the_same_marts(built):
+    settings, _ = built
+    again, other = scratch(built, copy=False)
+    models = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+    result = run_dbt(models, again)
     assert result.success, result.output
     a, b = connect(settings), duckdb.connect(str(other), read_only=True)
     for table in [
@@ -217,13 +232,11 @@ def test_a_rebuild_of_the_same_lake_gives_the_same_marts(built, tmp_path):
         assert mart_rows(a, table) == mart_rows(b, table), table
 
 
-def test_uniqueness_tests_check_the_keys_of_the_rows_a_build_wrote(built, tmp_path):
+def test_uniqueness_tests_check_the_keys_of_the_rows_a_build_wrote(built):
     """docs/orchestration.md, data tests: a key repeated by a row of the newest build fails;
     a repeat among rows that earlier builds wrote (and their tests passed) is not looked for
     again; a full build's rows are all new and are checked whole."""
-    settings, _ = built
-    copy = tmp_path / "tampered.duckdb"
-    shutil.copyfile(settings.warehouse_path, copy)
+    tampered, copy = scratch(built)
     with duckdb.connect(str(copy)) as con:
         # an incremental build's new row that repeats an event staged earlier
         con.execute(
@@ -249,55 +262,48 @@ def test_uniqueness_tests_check_the_keys_of_the_rows_a_build_wrote(built, tmp_pa
         "fct_events_event_id_is_unique",
         "int_event_groups_event_id_is_unique",
     ]
-    result = run_dbt(["test", "--select", *tests], settings.with_warehouse(str(copy)))
+    result = run_dbt(["test", "--select", *tests], tampered)
     assert result.failed == {"stg_events_event_id_is_unique", "int_event_groups_event_id_is_unique"}
 
 
-def test_a_reference_to_a_missing_row_fails_the_relationships_test(built, tmp_path):
+def test_a_reference_to_a_missing_row_fails_the_relationships_test(built):
     """macros/tests/generic_tests.sql: dbt's relationships, each referring value looked up once;
     a session that events refer to and fct_sessions lost fails it."""
-    settings, _ = built
     test = "fct_events_session_id_exists_in_fct_sessions"
-    assert run_dbt(["test", "--select", test], settings).success
-    orphaned = tmp_path / "orphaned.duckdb"
-    shutil.copyfile(settings.warehouse_path, orphaned)
-    with duckdb.connect(str(orphaned)) as con:
+    orphaned, path = scratch(built)
+    assert run_dbt(["test", "--select", test], orphaned).success
+    with duckdb.connect(str(path)) as con:
         con.execute(
             "delete from marts.fct_sessions "
             "where session_id = (select min(session_id) from marts.fct_sessions)"
         )
-    result = run_dbt(["test", "--select", test], settings.with_warehouse(str(orphaned)))
+    result = run_dbt(["test", "--select", test], orphaned)
     assert result.failed == {test}
 
 
-def test_the_reconciliation_compares_what_a_build_wrote_while_counts_agree(built, tmp_path):
+def test_the_reconciliation_compares_what_a_build_wrote_while_counts_agree(built):
     """docs/orchestration.md, data tests: with a newer build's rows in fct_events, an event lost
     from an earlier build's rows makes the counts disagree and every event is compared; while
     they agree, a row the newest build wrote that is no staged activity event fails."""
-    settings, _ = built
     reconciliation = "assert_every_activity_event_in_fct_events_once"
     newest_row = (
         "update marts.fct_events set built_at = built_at + interval 1 day "
         "where event_id = (select max(event_id) from marts.fct_events)"
     )
-    lost, stray = tmp_path / "lost.duckdb", tmp_path / "stray.duckdb"
-    for copy in (lost, stray):
-        shutil.copyfile(settings.warehouse_path, copy)
-    with duckdb.connect(str(lost)) as con:
-        con.execute(newest_row)
-        con.execute(
-            "delete from marts.fct_events "
-            "where event_id = (select min(event_id) from marts.fct_events)"
-        )
-    with duckdb.connect(str(stray)) as con:
-        con.execute(newest_row)
-        con.execute(
-            "update marts.fct_events set event_id = 'never-staged' "
-            "where event_id = (select max(event_id) from marts.fct_events)"
-        )
-    for copy in (lost, stray):
-        result = run_dbt(["test", "--select", reconciliation], settings.with_warehouse(str(copy)))
-        assert result.failed == {reconciliation}, copy.name
+    lost = (
+        "delete from marts.fct_events where event_id = (select min(event_id) from marts.fct_events)"
+    )
+    stray = (
+        "update marts.fct_events set event_id = 'never-staged' "
+        "where event_id = (select max(event_id) from marts.fct_events)"
+    )
+    for tampering in (lost, stray):
+        tampered, path = scratch(built)
+        with duckdb.connect(str(path)) as con:
+            con.execute(newest_row)
+            con.execute(tampering)
+        result = run_dbt(["test", "--select", reconciliation], tampered)
+        assert result.failed == {reconciliation}, tampering
 
 
 def test_a_redelivery_across_runs_keeps_the_first_committed_copy(tmp_path):

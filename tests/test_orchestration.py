@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
+import dagster_dbt.core.resource
 import duckdb
 import pytest
 
 from ingestion.storage import LocalStorage
 from orchestration.dbt.incremental import project_definitions
-from orchestration.dbt.project import dbt_args, dbt_project_dir
+from orchestration.dbt.project import dbt_args, dbt_executable, dbt_project_dir
 from orchestration.definitions import build_definitions
-from orchestration.run import full_refresh_config, run_pipeline
+from orchestration.run import PipelineResult, full_refresh_config, run_pipeline
 from orchestration.warehouse.files import build_path
 from paw.cli import main
 from paw.settings import Settings
@@ -106,6 +110,24 @@ def test_dbt_receives_paws_settings_as_vars_and_never_a_secret():
     assert json.loads(docs[3])["paw_warehouse_access"] == "read_only"
 
 
+def test_the_dbt_resource_starts_no_dbt_of_its_own_before_a_build(monkeypatch):
+    """orchestration/dbt/resource.py: dbt's version is that of the dbt paw runs, known without
+    the `dbt --version` subprocess dagster-dbt would start, and no adapter is loaded into
+    Dagster's process."""
+    resource = build_definitions().resources["dbt"]
+    reported = subprocess.run(
+        [dbt_executable(), "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    installed = re.search(r"installed: (\d+\.\d+\.\d+)", reported).group(1)
+
+    def no_subprocess(*args, **kwargs):
+        raise AssertionError(f"a subprocess before the build: {args}")
+
+    monkeypatch.setattr(dagster_dbt.core.resource, "check_output", no_subprocess)
+    assert str(resource._cli_version) == installed
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
+
+
 def test_the_whole_graph_materializes_and_every_check_passes(first_run):
     root, result = first_run
     assert result.success, result.summary()
@@ -117,47 +139,135 @@ def test_the_whole_graph_materializes_and_every_check_passes(first_run):
     assert not list((root / "warehouse" / ".build").glob("*.duckdb"))  # published by rename
 
 
-def test_a_second_run_ingests_nothing_and_changes_no_mart(first_run, tmp_path, monkeypatch):
-    root, settings = _copy(first_run, tmp_path, monkeypatch)
-    path = settings.warehouse_path
-    query = "select * from marts.{} order by all"
-    before = {}
-    with duckdb.connect(path, read_only=True) as con:
-        for table in ("fct_sessions", "agg_retention", "fct_funnel_progress"):
-            before[table] = con.execute(query.format(table)).fetchall()
-    lake_files = sorted(p.name for p in (root / "lake").rglob("*.parquet"))
-    result = run_pipeline(settings)  # incremental, on a copy of the published warehouse
-    assert result.success, result.summary()
-    assert sorted(p.name for p in (root / "lake").rglob("*.parquet")) == lake_files
-    with duckdb.connect(path, read_only=True) as con:
-        for table, rows in before.items():
-            assert con.execute(query.format(table)).fetchall() == rows
+MARTS_COMPARED = ("fct_sessions", "agg_retention", "fct_funnel_progress")
 
 
-def test_an_event_later_than_the_lookback_is_placed_and_warned_about(
-    first_run, tmp_path, monkeypatch
-):
+def _marts(path: str) -> dict[str, list[tuple]]:
+    with duckdb.connect(path, read_only=True) as con:
+        return {
+            t: con.execute(f"select * from marts.{t} order by all").fetchall()
+            for t in MARTS_COMPARED
+        }
+
+
+@dataclass
+class SecondRun:
+    """A second run on a copy of the first, with nothing new landed."""
+
+    root: Path
+    settings: Settings
+    staged_at: object
+    lake_files: tuple[list[str], list[str]]
+    marts: tuple[dict, dict]
+    result: PipelineResult
+
+
+@pytest.fixture(scope="module")
+def second_run(first_run, tmp_path_factory):
+    """The second run, shared by the tests of what it changes (nothing) and of how the run after
+    it builds; each pipeline run here costs a build (CI's time)."""
+    root = tmp_path_factory.mktemp("second") / "copy"
+    shutil.copytree(first_run[0], root)
+    with pytest.MonkeyPatch.context() as mp:
+        settings = _use(root, mp)
+        staged_at = _oldest_staged_at(settings)
+        lake_before = sorted(p.name for p in (root / "lake").rglob("*.parquet"))
+        marts_before = _marts(settings.warehouse_path)
+        result = run_pipeline(settings)  # incremental, on a copy of the published warehouse
+        lake_after = sorted(p.name for p in (root / "lake").rglob("*.parquet"))
+        return SecondRun(
+            root,
+            settings,
+            staged_at,
+            (lake_before, lake_after),
+            (marts_before, _marts(settings.warehouse_path)),
+            result,
+        )
+
+
+def test_a_second_run_ingests_nothing_and_changes_no_mart(second_run):
+    assert second_run.result.success, second_run.result.summary()
+    before, after = second_run.lake_files
+    assert after == before
+    before, after = second_run.marts
+    assert after == before
+
+
+@dataclass
+class Nightly:
+    """A nightly on a copy of the first run whose new files hold events on time and late, with
+    an analyst's connection querying the published warehouse throughout."""
+
+    settings: Settings
+    result: PipelineResult
+    before: int  # fct_events' rows before the run
+    counts: list[int]  # what the analyst's connection read during the run
+
+
+ON_TIME = 50
+
+
+@pytest.fixture(scope="module")
+def nightly(first_run, tmp_path_factory):
+    root = tmp_path_factory.mktemp("nightly") / "copy"
+    shutil.copytree(first_run[0], root)
+    with pytest.MonkeyPatch.context() as mp:
+        settings = _use(root, mp)
+        reader = duckdb.connect(settings.warehouse_path, read_only=True)
+        before = reader.execute("select count(*) from marts.fct_events").fetchone()[0]
+        latest = reader.execute("select max(event_timestamp) from staging.stg_events").fetchone()[0]
+        late = [
+            event(messageId="on-time", userId="late-tester", timestamp=iso(latest)),
+            event(messageId="ten-days-late", userId="late-tester", timestamp=iso(latest, days=-10)),
+            event(messageId="two-days-late", userId="late-tester", timestamp=iso(latest, days=-2)),
+        ]
+        extra = [
+            event(event="extra", userId=f"x{i}", messageId=f"x{i}", timestamp=iso(latest))
+            for i in range(ON_TIME)
+        ]
+        for name, lines in (("late.ndjson", late), ("more.ndjson", extra)):
+            (root / "landing" / name).write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+        counts: list[int] = []
+        stop = threading.Event()
+
+        def keep_querying() -> None:
+            while not stop.is_set():
+                counts.append(reader.execute("select count(*) from marts.fct_events").fetchone()[0])
+                time.sleep(0.05)
+
+        thread = threading.Thread(target=keep_querying)
+        thread.start()
+        try:
+            result = run_pipeline(settings)
+        finally:
+            stop.set()
+            thread.join()
+            reader.close()
+        return Nightly(settings, result, before, counts)
+
+
+def test_an_event_later_than_the_lookback_is_placed_and_warned_about(nightly):
     """A nightly whose new run holds an event ten days older than the latest one staged:
     the run succeeds and publishes, the event is in fct_events, and the lookback check warns
     with the number of such events (one)."""
-    root, settings = _copy(first_run, tmp_path, monkeypatch)
-    with duckdb.connect(settings.warehouse_path, read_only=True) as con:
-        latest = con.execute("select max(event_timestamp) from staging.stg_events").fetchone()[0]
-    lines = [
-        event(messageId="on-time", userId="late-tester", timestamp=iso(latest)),
-        event(messageId="ten-days-late", userId="late-tester", timestamp=iso(latest, days=-10)),
-        event(messageId="two-days-late", userId="late-tester", timestamp=iso(latest, days=-2)),
-    ]
-    (root / "landing" / "late.ndjson").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
-    result = run_pipeline(settings)
+    result = nightly.result
     assert result.success and result.published, result.summary()
     warned = [w for w in result.warnings if "assert_events_arrive_within_the_lookback" in w]
     assert len(warned) == 1 and warned[0].endswith("1 failing row"), result.summary()
-    with duckdb.connect(settings.warehouse_path, read_only=True) as con:
+    with duckdb.connect(nightly.settings.warehouse_path, read_only=True) as con:
         placed = con.execute(
             "select count(*) from marts.fct_events where user_id = 'late-tester'"
         ).fetchone()[0]
     assert placed == 3
+
+
+def test_an_analyst_reading_during_a_rebuild_does_not_block_it(nightly):
+    assert nightly.result.success, nightly.result.summary()
+    # The open connection kept answering from the warehouse it opened, throughout the rebuild.
+    assert nightly.counts and set(nightly.counts) == {nightly.before}
+    with duckdb.connect(nightly.settings.warehouse_path, read_only=True) as fresh:
+        after = fresh.execute("select count(*) from marts.fct_events").fetchone()[0]
+    assert after == nightly.before + ON_TIME + 3
 
 
 def iso(at, days: int = 0) -> str:
@@ -188,21 +298,18 @@ def _oldest_staged_at(settings: Settings):
         con.close()
 
 
-def test_the_next_run_is_incremental_unless_the_definitions_changed(
-    first_run, tmp_path, monkeypatch
-):
+def test_the_next_run_is_incremental_unless_the_definitions_changed(second_run, monkeypatch):
     """docs/orchestration.md, definitions: a run on the published warehouse keeps its staged
     rows (incremental); once the warehouse says it was built from another funnels.csv, the next
     run rebuilds everything, and records the project's definitions again. Each build runs at one
-    path with the same vars and keeps its parse for the next: the second run's dbt parses
+    path with the same vars and keeps its parse for the next: the third run's dbt parses
     nothing again (orchestration/dbt/project.py: build_target)."""
-    root, settings = _copy(first_run, tmp_path, monkeypatch)
-    staged_at = _oldest_staged_at(settings)
-    first = run_pipeline(settings)
+    settings = _use(second_run.root, monkeypatch)
+    first = second_run.result
     assert first.success
     # the copy's first build: its paths are new, so dbt parses the project whole
     assert "Unable to do partial parsing" in _dbt_log(first.run_id)
-    assert _oldest_staged_at(settings) == staged_at  # incremental: earlier rows kept
+    assert _oldest_staged_at(settings) == second_run.staged_at  # incremental: earlier rows kept
     published = Path(settings.warehouse_path)
     published.chmod(0o644)
     con = duckdb.connect(str(published))
@@ -213,7 +320,7 @@ def test_the_next_run_is_incremental_unless_the_definitions_changed(
     con.close()
     second = run_pipeline(settings)
     assert second.success
-    assert _oldest_staged_at(settings) > staged_at  # a full refresh: every row built again
+    assert _oldest_staged_at(settings) > second_run.staged_at  # a full refresh: every row again
     assert "Unable to do partial parsing" not in _dbt_log(second.run_id)
     assert "Partial parsing enabled" in _dbt_log(second.run_id)
     con = duckdb.connect(str(published), read_only=True)
@@ -270,63 +377,24 @@ def test_cli_run_exits_non_zero_and_names_the_failed_check(
     assert last_line.startswith("paw run: ") and "quarantine_rate" in last_line
 
 
-def test_an_analyst_reading_during_a_rebuild_does_not_block_it(first_run, tmp_path, monkeypatch):
-    root, settings = _copy(first_run, tmp_path, monkeypatch)
-    (root / "landing" / "more.ndjson").write_text(
-        "\n".join(
-            json.dumps(
-                {
-                    "type": "track",
-                    "event": "extra",
-                    "userId": f"x{i}",
-                    "messageId": f"x{i}",
-                    "timestamp": "2024-01-02T00:00:00Z",
-                }
-            )
-            for i in range(50)
-        )
-        + "\n"
-    )
-    reader = duckdb.connect(settings.warehouse_path, read_only=True)
-    before = reader.execute("select count(*) from marts.fct_events").fetchone()[0]
-    counts: list[int] = []
-    stop = threading.Event()
-
-    def keep_querying() -> None:
-        while not stop.is_set():
-            counts.append(reader.execute("select count(*) from marts.fct_events").fetchone()[0])
-            time.sleep(0.05)
-
-    thread = threading.Thread(target=keep_querying)
-    thread.start()
-    try:
-        result = run_pipeline(settings)
-    finally:
-        stop.set()
-        thread.join()
-    assert result.success, result.summary()
-    # The open connection kept answering from the warehouse it opened, throughout the rebuild.
-    assert counts and set(counts) == {before}
-    reader.close()
-    with duckdb.connect(settings.warehouse_path, read_only=True) as fresh:
-        assert fresh.execute("select count(*) from marts.fct_events").fetchone()[0] == before + 50
-
-
-def _break_the_checks(root: Path) -> bytes:
-    """A published warehouse that cannot be opened: stg_events_checks (which compares the new
-    build with it) raises. Returns its bytes."""
-    warehouse = root / "warehouse" / "paw.duckdb"
-    warehouse.chmod(0o644)
-    warehouse.write_bytes(b"not a duckdb file" * 1000)
+def _broken_published_warehouse(root: Path, monkeypatch) -> tuple[Settings, bytes]:
+    """A landing zone of one event and a published warehouse that cannot be opened: the build
+    is a full one (of one event: these tests are about the checks, not the data), then
+    stg_events_checks (which compares the new build with the published one) raises. Returns the
+    settings and the published file's bytes."""
+    settings = _use(root, monkeypatch)
+    (root / "landing").mkdir(parents=True)
     (root / "landing" / "more.ndjson").write_text(
         json.dumps({"type": "track", "event": "x", "userId": "u", "timestamp": "2024-01-02"}) + "\n"
     )
-    return warehouse.read_bytes()
+    warehouse = Path(settings.warehouse_path)
+    warehouse.parent.mkdir(parents=True)
+    warehouse.write_bytes(b"not a duckdb file" * 1000)
+    return settings, warehouse.read_bytes()
 
 
-def test_a_failed_blocking_check_stops_the_publish_in_process(first_run, tmp_path, monkeypatch):
-    root, settings = _copy(first_run, tmp_path, monkeypatch)
-    before = _break_the_checks(root)
+def test_a_failed_blocking_check_stops_the_publish_in_process(tmp_path, monkeypatch):
+    settings, before = _broken_published_warehouse(tmp_path, monkeypatch)
     result = run_pipeline(settings)
     assert not result.success
     assert any("stg_events_checks" in f for f in result.failures), result.summary()
@@ -337,11 +405,8 @@ def test_a_failed_blocking_check_stops_the_publish_in_process(first_run, tmp_pat
     duckdb.connect(str(build)).close()
 
 
-def test_a_failed_blocking_check_stops_the_publish_with_one_process_per_step(
-    first_run, tmp_path, monkeypatch
-):
-    root, settings = _copy(first_run, tmp_path, monkeypatch)
-    before = _break_the_checks(root)
+def test_a_failed_blocking_check_stops_the_publish_with_one_process_per_step(tmp_path, monkeypatch):
+    settings, before = _broken_published_warehouse(tmp_path, monkeypatch)
     with dg.instance_for_test() as instance:
         result = dg.execute_job(
             dg.reconstructable(paw_pipeline), instance=instance, raise_on_error=False
@@ -352,6 +417,7 @@ def test_a_failed_blocking_check_stops_the_publish_with_one_process_per_step(
             if event.step_key and event.is_step_event
         }
     assert not result.success
+    assert steps["dbt_warehouse"] == "STEP_SUCCESS"
     assert steps["stg_events_checks"] == "STEP_FAILURE"
     assert steps.get("warehouse__published") != "STEP_SUCCESS"
     assert Path(settings.warehouse_path).read_bytes() == before

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import dbt_assets
 from pydantic import Field
 
 from ingestion.lake import committed_run_ids
@@ -24,6 +24,7 @@ from orchestration.dbt.project import (
     keep_parse,
     paw_dbt_project,
 )
+from orchestration.dbt.resource import PawDbtCliResource
 from orchestration.pools import WRITER_POOL
 from orchestration.resources import PawSettings
 from orchestration.warehouse.files import end_build, row_count_directory, start_build
@@ -59,7 +60,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
     )
     def dbt_warehouse(
         context: dg.AssetExecutionContext,
-        dbt: DbtCliResource,
+        dbt: PawDbtCliResource,
         paw: PawSettings,
         progress: dg.ResourceParam[Progress],
         config: DbtBuildConfig,
