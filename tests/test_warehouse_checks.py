@@ -10,14 +10,19 @@ import pytest
 
 from orchestration.warehouse.assets import _drift, _duplicates, _volume
 
+STAGED_AT = "2024-03-10 02:00:00"
 
-def _warehouse(path: Path, days: dict[str, int], names=("clicked",), keys=("x",)) -> Path:
-    """A file holding staging.stg_events with `days[date]` events a day."""
+
+def _warehouse(
+    path: Path, days: dict[str, int], names=("clicked",), keys=("x",), staged_at=STAGED_AT
+) -> Path:
+    """A file holding staging.stg_events with `days[date]` events a day, staged at
+    `staged_at`, and the property-key catalog of those events (int_event_property_keys)."""
     con = duckdb.connect(str(path))
     con.execute("create schema staging")
     con.execute(
-        "create table staging.stg_events "
-        "(event_id varchar, event_date date, event_name varchar, properties varchar)"
+        "create table staging.stg_events (event_id varchar, event_date date, "
+        "event_name varchar, properties varchar, built_at timestamp)"
     )
     properties = "{" + ", ".join(f'"{k}": 1' for k in keys) + "}"
     n = 0
@@ -25,10 +30,16 @@ def _warehouse(path: Path, days: dict[str, int], names=("clicked",), keys=("x",)
         for i in range(count):
             name = names[i % len(names)]
             con.execute(
-                "insert into staging.stg_events values (?, ?, ?, ?)",
-                [f"e{n}", day, name, properties],
+                "insert into staging.stg_events values (?, ?, ?, ?, ?)",
+                [f"e{n}", day, name, properties, staged_at],
             )
             n += 1
+    con.execute("create schema intermediate")
+    con.execute(
+        "create table intermediate.int_event_property_keys as "
+        "select distinct event_name, unnest(json_keys(properties)) as property_key "
+        "from staging.stg_events"
+    )
     con.close()
     return path
 
@@ -62,6 +73,12 @@ def test_schema_drift_reports_new_names_and_keys(tmp_path: Path, week):
     same = _open(_warehouse(tmp_path / "same.duckdb", week))
     assert _drift(same, old).passed
     assert _drift(same, None).passed  # a baseline
+    # a published warehouse from before the property-key catalog: a baseline, not all new
+    older = _warehouse(tmp_path / "older.duckdb", week)
+    with duckdb.connect(str(older)) as con:
+        con.execute("drop table intermediate.int_event_property_keys")
+    result = _drift(same, _open(older))
+    assert result.passed and result.description.startswith("baseline")
 
     new = _open(
         _warehouse(tmp_path / "new.duckdb", week, names=("clicked", "shared"), keys=("x", "y"))
@@ -81,8 +98,39 @@ def test_duplicate_ids_fail(tmp_path: Path, week):
     con = duckdb.connect(str(path))
     con.execute("insert into staging.stg_events select * from staging.stg_events limit 1")
     con.close()
-    assert not _duplicates(_open(path)).passed
-    assert _duplicates(_open(_warehouse(tmp_path / "ok.duckdb", week))).passed
+    assert not _duplicates(_open(path), None).passed
+    assert _duplicates(_open(_warehouse(tmp_path / "ok.duckdb", week)), None).passed
+
+
+def test_duplicates_are_looked_for_among_the_rows_staged_since_the_published_warehouse(
+    tmp_path: Path, week
+):
+    """A new row repeating an old id fails; a repeat among the published rows (which passed
+    the check when they were published) is not looked for again; a build whose every row was
+    staged again (a full refresh) is checked whole."""
+    published = _open(_warehouse(tmp_path / "published.duckdb", week))
+
+    def build(name: str, *inserts: str) -> duckdb.DuckDBPyConnection:
+        path = _warehouse(tmp_path / name, week)
+        with duckdb.connect(str(path)) as con:
+            for sql in inserts:
+                con.execute(sql)
+        return _open(path)
+
+    new_row = "insert into staging.stg_events values ('{}', '2024-03-09', 'clicked', null, '{}')"
+    tonight = "2024-03-11 02:00:00"
+    result = _duplicates(build("clean.duckdb", new_row.format("new", tonight)), published)
+    assert result.passed and result.metadata["rows_checked"].value == 1
+    result = _duplicates(build("repeat.duckdb", new_row.format("e3", tonight)), published)
+    assert not result.passed and result.metadata["duplicates"].value == 1
+    old_repeat = new_row.format("e3", STAGED_AT)
+    result = _duplicates(build("old.duckdb", old_repeat, new_row.format("new", tonight)), published)
+    assert result.passed and result.metadata["rows_checked"].value == 1
+    refreshed = build(
+        "refreshed.duckdb", old_repeat, f"update staging.stg_events set built_at = '{tonight}'"
+    )
+    result = _duplicates(refreshed, published)
+    assert not result.passed and result.metadata["rows_checked"].value == 81
 
 
 def test_volume_compares_a_quiet_weekday_with_the_same_weekday(tmp_path: Path):

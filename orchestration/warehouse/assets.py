@@ -102,21 +102,55 @@ def stg_events_checks(context: dg.AssetCheckExecutionContext, paw: PawSettings):
             if build.exists() and previous_path.exists()
             else None
         )
-        yield _duplicates(current)
+        yield _duplicates(current, previous)
         yield _volume(current, previous)
         yield _drift(current, previous)
 
 
-def _duplicates(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
-    total, distinct = con.execute(
-        "select count(*), count(distinct event_id) from staging.stg_events"
-    ).fetchone()
+def _duplicates(
+    con: duckdb.DuckDBPyConnection, previous: duckdb.DuckDBPyConnection | None
+) -> dg.AssetCheckResult:
+    """Event ids repeated in stg_events, looked for among the rows the published warehouse did
+    not hold: stg_events only appends runs (staged after the published one's newest row), and
+    the published warehouse passed this check. The nightly then probes the whole table's ids
+    with the new rows' only (at 10M events, about 0.5 s where counting every distinct id took
+    1.8-2.6 s). Without a published warehouse, or when every row was staged again (a full
+    refresh), the table is checked whole."""
+    staged_before = _newest_staged_at(previous)
+    rows, oldest = con.execute("select count(*), min(built_at) from staging.stg_events").fetchone()
+    if staged_before is None or oldest is None or oldest > staged_before:
+        checked, distinct = (
+            rows,
+            con.execute("select count(distinct event_id) from staging.stg_events").fetchone()[0],
+        )
+        duplicates = rows - distinct
+    else:
+        checked, duplicates = con.execute(
+            """
+            with checked as (
+                select event_id from staging.stg_events where built_at > $staged_before
+            )
+            select
+                (select count(*) from checked),
+                (select count(*) from staging.stg_events
+                 where event_id in (select checked.event_id from checked))
+                - (select count(distinct checked.event_id) from checked)
+            """,
+            {"staged_before": staged_before},
+        ).fetchone()
     return dg.AssetCheckResult(
         check_name="no_duplicate_event_ids",
         asset_key=STG_EVENTS,
-        passed=total == distinct,
-        metadata={"rows": total, "distinct_event_ids": distinct, "duplicates": total - distinct},
+        passed=duplicates == 0,
+        metadata={"rows": rows, "rows_checked": checked, "duplicates": duplicates},
     )
+
+
+def _newest_staged_at(con: duckdb.DuckDBPyConnection | None):
+    """When the newest row of a warehouse's stg_events was staged; None without one."""
+    if con is None or not _has_column(con, "staging", "stg_events", "built_at"):
+        return None
+    return con.execute("select max(built_at) from staging.stg_events").fetchone()[0]
 
 
 def _volume(
@@ -177,21 +211,21 @@ def _volume(
     )
 
 
-def _names_and_keys(con: duckdb.DuckDBPyConnection) -> tuple[set[str], set[str]]:
+def _names_and_keys(con: duckdb.DuckDBPyConnection) -> tuple[set[str], set[str]] | None:
+    """A warehouse's event names, and its `event_name.key` property keys, read from the
+    catalog model int_event_property_keys, where each event's properties were parsed once, in
+    the build that staged it: parsing every event's properties here again took 1.5 s a
+    warehouse at 10M events, twice a night. None for a warehouse without that model."""
+    if not _has_table(con, "intermediate", "int_event_property_keys"):
+        return None
     names = {
         r[0] for r in con.execute("select distinct event_name from staging.stg_events").fetchall()
     }
     keys = {
         r[0]
         for r in con.execute(
-            """
-            select distinct event_name || '.' || key
-            from (
-                select event_name, unnest(json_keys(properties)) as key
-                from staging.stg_events
-                where properties is not null
-            )
-            """
+            "select distinct event_name || '.' || property_key "
+            "from intermediate.int_event_property_keys"
         ).fetchall()
     }
     return names, keys
@@ -200,8 +234,21 @@ def _names_and_keys(con: duckdb.DuckDBPyConnection) -> tuple[set[str], set[str]]
 def _drift(
     con: duckdb.DuckDBPyConnection, previous: duckdb.DuckDBPyConnection | None
 ) -> dg.AssetCheckResult:
-    names, keys = _names_and_keys(con)
-    if previous is None or not _has_table(previous, "staging", "stg_events"):
+    current = _names_and_keys(con)
+    if current is None:
+        return dg.AssetCheckResult(
+            check_name="schema_drift",
+            asset_key=STG_EVENTS,
+            passed=True,
+            description="no property-key catalog (intermediate.int_event_property_keys)",
+        )
+    names, keys = current
+    baseline = (
+        _names_and_keys(previous)
+        if previous is not None and _has_table(previous, "staging", "stg_events")
+        else None
+    )
+    if baseline is None:
         return dg.AssetCheckResult(
             check_name="schema_drift",
             asset_key=STG_EVENTS,
@@ -209,7 +256,7 @@ def _drift(
             description=f"baseline: {len(names)} event names, {len(keys)} property keys",
             metadata={"event_names": sorted(names)[:200]},
         )
-    old_names, old_keys = _names_and_keys(previous)
+    old_names, old_keys = baseline
     new_names, new_keys = sorted(names - old_names), sorted(keys - old_keys)
     return dg.AssetCheckResult(
         check_name="schema_drift",
@@ -218,6 +265,16 @@ def _drift(
         severity=dg.AssetCheckSeverity.WARN,
         description=f"{len(new_names)} new event names, {len(new_keys)} new property keys",
         metadata={"new_event_names": new_names[:200], "new_property_keys": new_keys[:200]},
+    )
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, schema: str, table: str, column: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_columns() "
+            "where schema_name = ? and table_name = ? and column_name = ?",
+            [schema, table, column],
+        ).fetchone()[0]
     )
 
 
