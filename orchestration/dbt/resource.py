@@ -1,5 +1,5 @@
 """The dbt resource: dagster-dbt's, without the two things it does before every build that paw
-does not need (about 5 s of every run, whatever the data's size)."""
+does not need (about 4 s of every run, whatever the data's size)."""
 
 from __future__ import annotations
 
