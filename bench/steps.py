@@ -151,7 +151,12 @@ def dbt_build(args: dict) -> dict:
     build of a folder runs at one path, as paw's builds do (orchestration/warehouse/files.py),
     so that dbt reuses the parse of the build before it; the result is then renamed."""
     from orchestration.dbt.project import NIGHTLY_BUILD, run_dbt_command
-    from orchestration.warehouse.files import building_path, move_database, remove_database
+    from orchestration.warehouse.files import (
+        building_path,
+        copy_database,
+        move_database,
+        remove_database,
+    )
     from paw.settings import Settings
 
     warehouse = Path(args["warehouse"])
@@ -168,7 +173,7 @@ def dbt_build(args: dict) -> dict:
             os.replace(args["incremental_from"], building)
         else:
             start = time.perf_counter()
-            shutil.copyfile(args["incremental_from"], building)
+            copy_database(Path(args["incremental_from"]), building)
             copy_seconds = time.perf_counter() - start
         command = NIGHTLY_BUILD
     else:

@@ -11,6 +11,7 @@ import duckdb
 from orchestration.warehouse.files import (
     build_path,
     building_path,
+    copy_database,
     end_build,
     publish_build,
     start_build,
@@ -112,3 +113,28 @@ def test_a_retried_build_continues_and_a_killed_runs_file_is_discarded(tmp_path:
     assert wal_of(killed).exists()
     assert _value(start_build(str(warehouse), "run-4", from_published=True)) == 1
     assert not start_build(str(warehouse), "run-5", from_published=False).exists()
+
+
+def test_a_copy_for_a_build_is_whole_at_once_and_written_to_disk_in_the_background(
+    tmp_path: Path,
+):
+    """copy_database: the destination is the whole file or nothing (a rename), and the
+    returned thread syncs the copy to disk while the build starts; syncing a file that was
+    moved on meanwhile (end_build's rename) is no error."""
+    source = tmp_path / "published.duckdb"
+    with duckdb.connect(str(source)) as con:
+        con.execute("create table t as select range as v from range(100000)")
+    destination = tmp_path / ".build" / "paw.duckdb"
+    destination.parent.mkdir()
+    writer = copy_database(source, destination)
+    assert destination.read_bytes() == source.read_bytes()
+    assert not destination.with_suffix(".copying").exists()
+    destination.rename(tmp_path / "moved.duckdb")
+    writer.join(timeout=60)
+    assert not writer.is_alive()
+    assert _value_count(tmp_path / "moved.duckdb") == 100000
+
+
+def _value_count(database: Path) -> int:
+    with duckdb.connect(str(database), read_only=True) as con:
+        return con.execute("select count(*) from t").fetchone()[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import duckdb
@@ -56,10 +57,40 @@ def start_build(warehouse_path: str, run_id: str, *, from_published: bool) -> Pa
     if own.exists():
         move_database(own, building)
     elif from_published and published.exists():
-        tmp = building.with_suffix(".copying")
-        shutil.copyfile(published, tmp)
-        os.replace(tmp, building)
+        copy_database(published, building)
     return building
+
+
+def copy_database(source: Path, destination: Path) -> threading.Thread:
+    """Copy a warehouse file for a build to work on (by a rename: never half a file at
+    `destination`), then write the copy to disk in the background, while dbt starts and
+    parses. Left to the kernel, the copy's pages stay in memory unwritten, and the build's
+    first commit, which syncs the file, waited for all of them: at 10M events (2.2 GB)
+    stg_events' commit took 2.5-2.7 s. Syncing before returning would hold up the build
+    instead (the copy took 6.6-7.6 s rather than 1.6-3.3 s). Returns the writing thread."""
+    copying = destination.with_suffix(".copying")
+    shutil.copyfile(source, copying)
+    os.replace(copying, destination)
+    writer = threading.Thread(
+        target=_write_to_disk, args=(destination,), name="paw-copy-writeback", daemon=True
+    )
+    writer.start()
+    return writer
+
+
+def _write_to_disk(path: Path) -> None:
+    """fsync the file: the file's dirty pages, whoever wrote them, go to disk. Best effort (a
+    file already moved on is synced through its descriptor; one already gone, not at all)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
 
 
 def end_build(warehouse_path: str, run_id: str) -> Path:
