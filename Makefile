@@ -56,7 +56,7 @@ run: setup
 # Unbuffered, so that progress shows as it happens; one worker per core (a module stays on
 # one worker, so its fixtures are built once); the slowest tests are listed at the end.
 test: setup-test
-	PYTHONUNBUFFERED=1 $(BIN)/pytest -n auto --dist loadfile
+	PYTHONUNBUFFERED=1 $(BIN)/pytest -n auto --dist loadfile --no-loadscope-reorder
 
 test-fast: setup-test
 	PYTHONUNBUFFERED=1 $(BIN)/pytest -m "not slow" -n auto

@@ -14,6 +14,24 @@ import pytest
 from ingestion.lake import INGESTION_LOG_PREFIX, PART_FILE_PATTERN
 from paw.settings import Settings
 
+# The test files whose runs take longest, first. `make test` runs files on two workers in this
+# order (--no-loadscope-reorder). xdist's default order, most tests first, started these
+# last: one ran alone for the last minute or two of `make test`, with the other worker idle.
+LONGEST_FIRST = (
+    "test_orchestration.py",
+    "test_incremental.py",
+    "test_dbt.py",
+    "test_quickstart.py",
+    "test_dbt_macros.py",
+    "test_crash_recovery.py",
+    "test_bench.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
 
 @dataclass
 class PawEnv:
