@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import signal
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,18 @@ LONGEST_FIRST = (
     "test_crash_recovery.py",
     "test_bench.py",
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests run with the signals of a process started in the foreground, however the suite was
+    started. A shell starts a command in the background (`make test &`, some CI runners) with
+    SIGINT ignored; Dagster, running a job in the main thread, gives SIGTERM SIGINT's handler
+    (dagster/_utils/interrupts.py), so that every process the worker starts afterwards ignores
+    SIGTERM. The `tail -F` that mirrors a step's compute log is then not ended by terminate():
+    Dagster waits 30 s for each and leaves it running (seen in test_writer_pool.py: 70 s instead
+    of 10, and two orphaned `tail` processes after each run of the suite)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

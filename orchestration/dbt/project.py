@@ -91,19 +91,23 @@ def run_dbt_command(
     `make setup`'s parse, the tests."""
     project_dir = project_dir or dbt_project_dir()
     Path(settings.warehouse_path).parent.mkdir(parents=True, exist_ok=True)
-    where = ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
     with secret_directory(settings.s3) as secrets:
         return subprocess.run(
             [
                 dbt_executable(),
                 *dbt_args(command, settings, secrets, analytic_vars, project_dir=project_dir),
-                *where,
+                *project_flags(project_dir),
             ],
             cwd=project_dir,
             env=dict(env) if env is not None else None,
             capture_output=capture_output,
             text=True,
         )
+
+
+def project_flags(project_dir: Path) -> list[str]:
+    """Where dbt finds the project, and its profile (which lives beside it)."""
+    return ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
 
 
 # dbt's parse, in a target folder
