@@ -9,10 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from paw.settings import Settings
 from tests.conftest import local_env
 from tests.dbt_helpers import run_dbt
+
+pytestmark = pytest.mark.slow
 
 ROWS = 3_000_000  # 24 MB of deletion entries once every vector holds a deletion
 
@@ -57,11 +60,16 @@ def memory_held_after_a_read(path: Path, limit: str) -> bool:
         con.close()
 
 
-def compaction_statements(
-    tmp_path: Path, warehouse: Path, table: str, order_by: str = "none"
-) -> str:
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> Path:
+    """One warehouse file for the module's tables: dbt renders the macro against one path, and
+    so parses the project once."""
+    return tmp_path_factory.mktemp("compaction") / "warehouse.duckdb"
+
+
+def compaction_statements(warehouse: Path, table: str, order_by: str = "none") -> str:
     """The SQL of paw_compact for main.`table`, as dbt renders it against the warehouse."""
-    settings = Settings.from_env(local_env(tmp_path)).with_warehouse(str(warehouse))
+    settings = Settings.from_env(local_env(warehouse.parent)).with_warehouse(str(warehouse))
     relation = f"api.Relation.create(schema='main', identifier='{table}')"
     macro = f"{{{{ paw_compact({relation}, {order_by}) }}}}"
     result = run_dbt(["compile", "--quiet", "--inline", macro], settings)
@@ -69,8 +77,7 @@ def compaction_statements(
     return result.output.strip()
 
 
-def test_compaction_leaves_no_vector_partly_deleted_and_frees_what_deletions_held(tmp_path):
-    warehouse = tmp_path / "warehouse.duckdb"
+def test_compaction_leaves_no_vector_partly_deleted_and_frees_what_deletions_held(warehouse):
     con = duckdb.connect(str(warehouse))
     con.execute(
         f"create table main.scattered as select range as k, range % 7 as v from range({ROWS})"
@@ -82,7 +89,7 @@ def test_compaction_leaves_no_vector_partly_deleted_and_frees_what_deletions_hel
     con.close()
     assert memory_held_after_a_read(warehouse, "4MB")
 
-    statements = compaction_statements(tmp_path, warehouse, "scattered", order_by="['k']")
+    statements = compaction_statements(warehouse, "scattered", order_by="['k']")
     con = duckdb.connect(str(warehouse))
     con.execute("begin")
     con.execute(statements)
@@ -97,17 +104,16 @@ def test_compaction_leaves_no_vector_partly_deleted_and_frees_what_deletions_hel
     assert not memory_held_after_a_read(warehouse, "4MB")
 
 
-def test_a_table_without_deleted_rows_is_not_compacted(tmp_path):
+def test_a_table_without_deleted_rows_is_not_compacted(warehouse):
     """An append or an in-place update deletes nothing: the compaction is then no statement at
     all, not a pass over every vector; one deleted row brings it back."""
-    warehouse = tmp_path / "warehouse.duckdb"
     con = duckdb.connect(str(warehouse))
     con.execute("create table main.appended as select range as k from range(100000)")
     con.execute("update main.appended set k = k + 1 where k % 1000 = 0")
     con.close()
-    assert compaction_statements(tmp_path, warehouse, "appended") == ""
+    assert compaction_statements(warehouse, "appended") == ""
 
     con = duckdb.connect(str(warehouse))
     con.execute("delete from main.appended where k = 5")
     con.close()
-    assert "paw_vectors_with_deletions" in compaction_statements(tmp_path, warehouse, "appended")
+    assert "paw_vectors_with_deletions" in compaction_statements(warehouse, "appended")

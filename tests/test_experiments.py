@@ -1,6 +1,7 @@
 """Experiment statistics built by dbt (int_experiment_results, a Python model) equal scipy's on
 the same counts, computed here independently (a contingency-table chi-square is the pooled
-two-proportion z-test), and bad experiment seeds fail their named tests."""
+two-proportion z-test). A bad experiments seed is tested with the other seeds
+(test_dbt_seeds.py)."""
 
 from __future__ import annotations
 
@@ -145,28 +146,3 @@ def test_winner_and_sample_ratio_mismatch(results):
     assert results[("big", "b")]["winner"] == "b"
     assert results[("zero_control", "b")]["lift"] is None
     assert not results[("big", "b")]["has_sample_ratio_mismatch"]
-
-
-def test_a_bad_experiment_seed_fails_named_tests(tmp_path):
-    from paw.settings import Settings
-    from tests.conftest import local_env
-
-    project = copy_dbt_project(tmp_path)
-    (project / "seeds" / "experiments.csv").write_text(
-        "experiment_key,control_variant,goal_event,goal_window_days,expected_split\n"
-        "dup,a,goal,7,\ndup,a,goal,7,\n"
-        "no_window,a,goal,0,\n"
-        "bad_split,a,goal,7,a:1/b:1\n"
-        "split_without_control,a,goal,7,b=1;c=1\n"
-    )
-    result = run_dbt(
-        ["build", "--select", "experiments"],
-        Settings.from_env(local_env(tmp_path)),
-        project=project,
-    )
-    assert not result.success
-    assert result.failed == {
-        "experiments_key_is_unique",
-        "experiments_goal_window_must_be_positive",
-        "experiments_expected_split_is_variant_weight_pairs",
-    }, result.output[-3000:]
