@@ -89,6 +89,15 @@ def test_schemas_are_exactly_staging_intermediate_and_marts(built):
     assert schemas == {"staging", "intermediate", "marts"}
 
 
+def test_dbt_sends_no_usage_events_to_third_parties(built):
+    """dbt_project.yml turns off dbt's anonymous usage events: a self-hosted warehouse's builds
+    make no request outside it."""
+    settings, _ = built
+    log = (Path(settings.warehouse_path).parent / ".dbt-target" / "logs" / "dbt.log").read_text()
+    assert "Running with dbt=" in log
+    assert "Sending event" not in log
+
+
 def test_context_traits_reach_the_person_and_a_page_category_reaches_fct_events(built):
     settings, _ = built
     con = connect(settings)
