@@ -22,9 +22,12 @@ LONGEST_FIRST = (
     "test_orchestration.py",
     "test_incremental.py",
     "test_dbt.py",
-    "test_quickstart.py",
-    "test_dbt_macros.py",
     "test_crash_recovery.py",
+    "test_quickstart.py",
+    "test_s3.py",
+    "test_dbt_macros.py",
+    "test_compaction.py",
+    "test_usage.py",
     "test_bench.py",
 )
 
