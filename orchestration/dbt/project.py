@@ -88,7 +88,8 @@ def run_dbt_command(
     analytic_vars: Mapping[str, Any] | None = None,
 ) -> subprocess.CompletedProcess:
     """dbt as a subprocess with paw's settings (and any analytic `paw_*` vars): `paw dbt`,
-    `make setup`'s parse, the tests."""
+    `make setup`'s parse, the bench's builds (the tests run dbt in their own process with the
+    same arguments: tests/dbt_helpers.py)."""
     project_dir = project_dir or dbt_project_dir()
     Path(settings.warehouse_path).parent.mkdir(parents=True, exist_ok=True)
     with secret_directory(settings.s3) as secrets:
