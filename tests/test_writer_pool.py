@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import threading
 import time
 
@@ -49,4 +51,10 @@ def _second_writer_waits(paw_env: PawEnv, instance: dg.DagsterInstance) -> None:
     instance.event_log_storage.free_concurrency_slots_for_run("first-run")
     second.join(120)
     assert outcome["result"].success
+    # the steps left no process running: Dagster's compute-log tails ended with them (a worker
+    # started from a background shell kept them running: tests/conftest.py)
+    children = subprocess.run(
+        ["pgrep", "-P", str(os.getpid()), "-f", "tail -F"], capture_output=True, text=True
+    )
+    assert children.stdout.split() == []
     assert [e["event_id"] for e in paw_env.lake_events()] == ["only"]
