@@ -109,6 +109,7 @@ def _tagged(chunk: LineChunk, file_seq: int, source_file: str) -> pa.Table:
             "line_number": chunk.lines.column("line_number"),
             "batch_index": chunk.lines.column("batch_index"),
             "line": lines,
+            "openings": chunk.lines.column("openings"),
         }
     )
 

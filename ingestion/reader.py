@@ -36,7 +36,8 @@ class Rejected:
 
 @dataclass
 class LineChunk:
-    """Lines of one landing file: `lines` has columns line_number, batch_index, line."""
+    """Lines of one landing file: `lines` has columns line_number, batch_index, line and
+    openings (see `_split_block`)."""
 
     lines: pa.Table
     rejected: list[Rejected] = field(default_factory=list)
@@ -62,14 +63,17 @@ class HashingReader:
         return True
 
 
-def _lines_table(line_numbers: np.ndarray, batch_index: list | None, lines: pa.Array) -> pa.Table:
+def _lines_table(
+    line_numbers: np.ndarray, lines: pa.Array, openings: np.ndarray | None = None
+) -> pa.Table:
     return pa.table(
         {
             "line_number": pa.array(line_numbers, pa.int64()),
-            "batch_index": pa.array(batch_index, pa.int32())
-            if batch_index is not None
-            else pa.nulls(len(lines), pa.int32()),
+            "batch_index": pa.nulls(len(lines), pa.int32()),
             "line": lines,
+            "openings": pa.array(openings, pa.int32())
+            if openings is not None
+            else pa.nulls(len(lines), pa.int32()),
         }
     )
 
@@ -80,6 +84,17 @@ def truncate_raw(text: str) -> str:
     return text[:RAW_LINE_LIMIT] + f"…[truncated, {len(text)} characters in all]"
 
 
+def _openings(arr: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Each line's count of `{` and `[` bytes, strings included. A line needs more than
+    MAX_JSON_DEPTH of them to nest too deep, so the validator's costly depth search runs only
+    on those lines: counted here in two passes over the bytes, where the search took a fifth
+    of the validation's time over every line. (`{` and `[` are the only bytes equal to `{`
+    once bit 0x20 is set.)"""
+    positions = np.flatnonzero((arr | 0x20) == ord("{"))
+    line_of = np.searchsorted(ends, positions, side="right")
+    return np.bincount(line_of, minlength=len(ends)).astype(np.int32)
+
+
 def _split_block(block: bytes, first_line: int) -> LineChunk:
     """One block (ending in a newline) into lines; each line keeps its trailing newline."""
     arr = np.frombuffer(block, dtype=np.uint8)
@@ -88,6 +103,7 @@ def _split_block(block: bytes, first_line: int) -> LineChunk:
     offsets[0] = 0
     offsets[1:] = ends
     n = len(ends)
+    openings = _openings(arr, ends)
     line_numbers = np.arange(first_line, first_line + n, dtype=np.int64)
     buf = pa.py_buffer(block)
     array_type = pa.string() if offsets.dtype == np.int32 else pa.large_string()
@@ -103,12 +119,13 @@ def _split_block(block: bytes, first_line: int) -> LineChunk:
             keep[really_blank] = False
             lines = lines.filter(pa.array(keep))
             line_numbers = line_numbers[keep]
+            openings = openings[keep]
     blank_count = n - len(lines)
     try:
         lines.validate(full=True)
     except pa.ArrowInvalid:
         return _split_with_bad_utf8(lines, line_numbers, blank_count)
-    return LineChunk(_lines_table(line_numbers, None, lines), blank_lines=blank_count)
+    return LineChunk(_lines_table(line_numbers, lines, openings), blank_lines=blank_count)
 
 
 def _split_with_bad_utf8(lines: pa.Array, line_numbers: np.ndarray, blank: int) -> LineChunk:
@@ -133,7 +150,7 @@ def _split_with_bad_utf8(lines: pa.Array, line_numbers: np.ndarray, blank: int) 
                     len(value.rstrip(b"\r\n")),
                 )
             )
-    table = _lines_table(np.array(good_numbers, dtype=np.int64), None, pa.array(good_text))
+    table = _lines_table(np.array(good_numbers, dtype=np.int64), pa.array(good_text))
     return LineChunk(table, rejected=rejected, blank_lines=blank)
 
 
@@ -149,7 +166,7 @@ def _as_envelope_line(data: bytes) -> LineChunk | None:
     elif not (isinstance(doc, dict) and "batch" in doc):
         return None
     text = data.decode("utf-8").replace("\r", "").replace("\n", " ")
-    return LineChunk(_lines_table(np.array([1], dtype=np.int64), None, pa.array([text])))
+    return LineChunk(_lines_table(np.array([1], dtype=np.int64), pa.array([text])))
 
 
 def open_landing_stream(raw: BinaryIO, key: str) -> BinaryIO:
@@ -256,7 +273,7 @@ def read_chunks(
         chunk = _split_block(block, line_number)
         line_number += block.count(b"\n")
         yield chunk
-    last = LineChunk(_lines_table(np.array([], dtype=np.int64), None, pa.array([], pa.string())))
+    last = LineChunk(_lines_table(np.array([], dtype=np.int64), pa.array([], pa.string())))
     last.unterminated_last_line = blocks.unterminated
     if blocks.error is not None:
         tail = blocks.tail.decode("utf-8", errors="replace")

@@ -77,11 +77,14 @@ def _coalesce(struct: str, name: str) -> str:
 
 
 def _json_kind(json_text: str) -> str:
-    """The JSON type of a raw value from its first character: no second parse."""
+    """The JSON type of a raw value from its first character: no second parse. Byte prefixes,
+    strings (the common case) first: `left` decodes a character, which cost a tenth of the
+    validation."""
     return (
-        f"case left({json_text}, 1) when '{{' then 'object' when '[' then 'array' "
-        f"when '\"' then 'string' when 't' then 'boolean' when 'f' then 'boolean' "
-        f"when 'n' then 'null' else 'number' end"
+        f"case when prefix({json_text}, '\"') then 'string' "
+        f"when prefix({json_text}, '{{') then 'object' when prefix({json_text}, '[') then 'array' "
+        f"when prefix({json_text}, 't') or prefix({json_text}, 'f') then 'boolean' "
+        f"when prefix({json_text}, 'n') then 'null' else 'number' end"
     )
 
 
@@ -231,8 +234,9 @@ class LineValidator:
         self.con.execute("set TimeZone = 'UTC'")
 
     def validate(self, lines: pa.Table, ingested_at: datetime, *, in_envelope: bool) -> None:
-        """Validate `lines` (file_seq, source_file, line_number, batch_index, line) into the
-        temp table `judged`, with `k`, the 128-bit hash of each event's id (the dedup key)."""
+        """Validate `lines` (file_seq, source_file, line_number, batch_index, line, openings)
+        into the temp table `judged`, with `k`, the 128-bit hash of each event's id (the
+        dedup key). `openings` is each line's count of `{` and `[` (null where not counted)."""
         # Many record batches, so that DuckDB's threads share the scan.
         lines = pa.Table.from_batches(lines.to_batches(max_chunksize=SCAN_BATCH_ROWS))
         self.con.register("lines", lines)

@@ -161,6 +161,33 @@ def test_hostile_envelopes_are_quarantined_and_the_rest_lands(paw_env: PawEnv):
     assert "inside a batch envelope" in errors[(3, "invalid_field_type")]
 
 
+def _nested(levels: int) -> dict:
+    """`levels` objects, one inside the next."""
+    value: dict = {"leaf": 1}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+def test_the_depth_limit_counts_levels_not_brackets(paw_env: PawEnv):
+    # The event is one level: properties nested 64 deep make 65, one over MAX_JSON_DEPTH. The
+    # reader counts each line's opening brackets and the validator searches for the nesting
+    # only where there are enough of them: a flat list of 100 objects has 102 and is valid.
+    flat = {"items": [{"i": i} for i in range(100)]}
+    lines = [
+        event(messageId="deep", properties=_nested(64)),
+        event(messageId="at-the-limit", properties=_nested(63)),
+        event(messageId="flat", properties=flat),
+    ]
+    paw_env.write_lines("depth.ndjson", lines)
+    report = ingest(paw_env.settings)
+    assert report.reconciles
+    assert {r["event_id"] for r in paw_env.lake_events()} == {"at-the-limit", "flat"}
+    [quarantined] = paw_env.quarantine()
+    assert (quarantined["line_number"], quarantined["reason"]) == (1, "invalid_field_type")
+    assert "nested more than 64 levels" in quarantined["error"]
+
+
 def test_a_large_envelope_line_expands_and_the_size_limit_is_per_member(paw_env: PawEnv):
     members = [event(messageId=f"b{i}", properties={"pad": "x" * 60}) for i in range(500)]
     members.append(event(messageId="huge", properties={"blob": "x" * 40_000}))

@@ -54,7 +54,9 @@ final as (
                 end,
                 member
             )
-        end::varchar as line
+        end::varchar as line,
+        -- not counted: the depth search runs on every member
+        null::integer as openings
     from members
 )
 

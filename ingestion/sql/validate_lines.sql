@@ -14,6 +14,7 @@ src as (
         line_number,
         batch_index,
         line,
+        openings,
         strlen(line) - (case when suffix(line, chr(10)) then 1 else 0 end) as raw_bytes,
         json_valid(line) and not ({{ has_non_json_number }}) as is_json
     from lines
@@ -24,7 +25,7 @@ kinds as (
         *,
         -- a valid line starting with a brace is an object: no second parse for most lines
         case when is_json then
-            case when left(line, 1) = '{' then 'OBJECT' else json_type(line) end
+            case when prefix(line, '{') then 'OBJECT' else json_type(line) end
         end as json_kind
     from src
 ),
@@ -44,6 +45,7 @@ picked as (
         line_number,
         batch_index,
         line,
+        openings,
         raw_bytes,
         is_json,
         json_kind,
@@ -70,7 +72,7 @@ enveloped as (
     select
         *,
         coalesce(json_kind = 'OBJECT' and case
-            when raw_bytes <= {{ max_event_bytes }} then j_type is null and left(j_batch, 1) = '['
+            when raw_bytes <= {{ max_event_bytes }} then j_type is null and prefix(j_batch, '[')
             else json_type(line, '$.batch') = 'ARRAY' and json_extract(line, '$.type') is null
         end, false) as is_envelope_shape
     from typed
@@ -95,9 +97,10 @@ checked as (
     select
         *,
         case {{ field_type_errors }} end as field_error,
-        -- nesting deeper than the limit: one pass of the regular expression (counting the
-        -- brackets first costs more than the search itself)
-        coalesce(is_json and regexp_matches(line, {{ too_deep_pattern }}), false) as is_too_deep,
+        -- nesting deeper than the limit: one pass of the regular expression, only over the
+        -- lines with enough opening brackets for it (counted by the reader; null when not)
+        case when is_json and coalesce(openings > {{ max_json_depth }}, true)
+            then regexp_matches(line, {{ too_deep_pattern }}) else false end as is_too_deep,
         case {{ time_errors }}
             when t_event is null then 'no timestamp, originalTimestamp or receivedAt'
         end as time_error
