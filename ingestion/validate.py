@@ -172,14 +172,18 @@ def _time_errors() -> str:
     )
 
 
+# A line without its JSON strings (escaped quotes and backslashes included): what is left is
+# the structure, where a rule can look for words and brackets that no string holds.
+WITHOUT_STRINGS = "regexp_replace(line, '\"(?:[^\"\\\\]|\\\\.)*\"', '', 'g')"
+
+
 def _has_non_json_number() -> str:
     """NaN and Infinity outside strings: DuckDB's parser accepts them, JSON does not. The
     regular expression runs only on the rare lines that contain either word: a `case`, because
     DuckDB evaluates both sides of an `and` in a projection for every row."""
     return (
         "case when contains(line, 'NaN') or contains(line, 'Infinity') then regexp_matches("
-        "regexp_replace(line, '\"(?:[^\"\\\\]|\\\\.)*\"', '', 'g'), 'NaN|Infinity') "
-        "else false end"
+        f"{WITHOUT_STRINGS}, 'NaN|Infinity') else false end"
     )
 
 
@@ -194,6 +198,7 @@ def validation_sql() -> str:
             "has_non_json_number": _has_non_json_number(),
             "max_event_bytes": str(MAX_EVENT_BYTES),
             "max_json_depth": str(MAX_JSON_DEPTH),
+            "without_strings": WITHOUT_STRINGS,
             # MAX_JSON_DEPTH + 1 openings with no closing between them
             "too_deep_pattern": sql_literal(
                 r"[\[{](?:[^\[\]{}]*[\[{]){" + str(MAX_JSON_DEPTH) + "}"

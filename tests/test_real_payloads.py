@@ -173,16 +173,21 @@ def test_the_depth_limit_counts_levels_not_brackets(paw_env: PawEnv):
     # The event is one level: properties nested 64 deep make 65, one over MAX_JSON_DEPTH. The
     # reader counts each line's opening brackets and the validator searches for the nesting
     # only where there are enough of them: a flat list of 100 objects has 102 and is valid.
+    # Brackets in a string are text, not nesting: 70 of them, then a real 3 levels.
     flat = {"items": [{"i": i} for i in range(100)]}
+    text = {"snippet": "{" * 35 + "[" * 35 + '"\\', "rows": [[1]]}
     lines = [
         event(messageId="deep", properties=_nested(64)),
         event(messageId="at-the-limit", properties=_nested(63)),
         event(messageId="flat", properties=flat),
+        event(messageId="brackets-in-a-string", properties=text),
     ]
     paw_env.write_lines("depth.ndjson", lines)
     report = ingest(paw_env.settings)
     assert report.reconciles
-    assert {r["event_id"] for r in paw_env.lake_events()} == {"at-the-limit", "flat"}
+    landed = {r["event_id"]: r for r in paw_env.lake_events()}
+    assert set(landed) == {"at-the-limit", "flat", "brackets-in-a-string"}
+    assert json.loads(landed["brackets-in-a-string"]["properties"]) == text
     [quarantined] = paw_env.quarantine()
     assert (quarantined["line_number"], quarantined["reason"]) == (1, "invalid_field_type")
     assert "nested more than 64 levels" in quarantined["error"]

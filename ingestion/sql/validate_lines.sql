@@ -98,9 +98,13 @@ checked as (
         *,
         case {{ field_type_errors }} end as field_error,
         -- nesting deeper than the limit: one pass of the regular expression, only over the
-        -- lines with enough opening brackets for it (counted by the reader; null when not)
-        case when is_json and coalesce(openings > {{ max_json_depth }}, true)
-            then regexp_matches(line, {{ too_deep_pattern }}) else false end as is_too_deep,
+        -- lines with enough opening brackets for it (counted by the reader; null when not);
+        -- a match is confirmed without the line's strings, whose brackets are not nesting
+        case when is_json and coalesce(openings > {{ max_json_depth }}, true) then
+            case when regexp_matches(line, {{ too_deep_pattern }})
+                then regexp_matches({{ without_strings }}, {{ too_deep_pattern }})
+                else false end
+        else false end as is_too_deep,
         case {{ time_errors }}
             when t_event is null then 'no timestamp, originalTimestamp or receivedAt'
         end as time_error
