@@ -112,6 +112,17 @@ def test_context_traits_reach_the_person_and_a_page_category_reaches_fct_events(
     assert category == "Guides"
 
 
+def test_the_seed_rules_clean_the_sample_project_pages_into_one_path_node(built):
+    settings, _ = built
+    con = connect(settings)
+    nodes = con.execute(
+        "select count(*) filter (where node = 'page:/app/projects/:id'), "
+        "count(*) filter (where regexp_matches(node, '/projects/[0-9]|[?]')) "
+        "from intermediate.int_path_nodes"
+    ).fetchone()
+    assert nodes[0] > 0 and nodes[1] == 0, nodes
+
+
 def test_every_staged_activity_event_is_in_fct_events_once(built):
     settings, _ = built
     con = connect(settings)

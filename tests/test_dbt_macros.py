@@ -124,3 +124,31 @@ def test_paw_upsert_updates_and_inserts_by_key_and_refuses_duplicate_keys(tmp_pa
     expected = [(order, f"{regex} again") for order, regex in sorted(regexes.items())]
     assert rows == expected + [(4, "new")]
     assert partly == [(*row, "first", True) for row in expected] + [(4, "new", "rebuilt", True)]
+
+
+def test_path_cleaning_rules_are_applied_in_rule_order_as_written(tmp_path):
+    """paw_clean_path (macros/paths.sql) writes the rules of seeds/path_cleaning.csv into the
+    SQL as literals, in rule_order whatever the file's order: a quote or a backslash in a rule
+    is part of its regex or replacement, and each rule sees what the rules before it made."""
+    project = copy_dbt_project(tmp_path)
+    (project / "seeds" / "path_cleaning.csv").write_text(
+        "rule_order,regex,replacement\n"
+        "3,:id/'s$,:id/'owner'\n"  # matches only once rules 1 and 2 have run
+        "1,\\?.*$,\n"
+        "2,/projects/[0-9]+,/projects/:id\n"
+    )
+    (project / "models" / "cleaned_examples.sql").write_text(
+        "-- depends_on: {{ ref('path_cleaning') }}\n"
+        "select path, {{ paw_clean_path('path') }} as cleaned_path\n"
+        "from (values ('/projects/42/''s?tab=1'), ('/home'), (null)) as examples (path)\n"
+    )
+    settings = Settings.from_env(local_env(tmp_path))
+    result = run_dbt(["build", "--select", "path_cleaning", "cleaned_examples"], settings, project)
+    assert result.success, result.output[-3000:]
+    with duckdb.connect(settings.warehouse_path, read_only=True) as con:
+        cleaned = dict(con.execute("select path, cleaned_path from cleaned_examples").fetchall())
+    assert cleaned == {
+        "/projects/42/'s?tab=1": "/projects/:id/'owner'",
+        "/home": "/home",
+        None: None,
+    }

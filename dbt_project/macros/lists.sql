@@ -1,7 +1,7 @@
 {#- A list of strings as a SQL list of quoted literals: ('a', 'b'). -#}
 {% macro paw_quoted_list(values) -%}
     ({%- for value in values -%}
-        '{{ value | replace("'", "''") }}'{{ ", " if not loop.last }}
+        {{ paw_quoted_literal(value) }}{{ ", " if not loop.last }}
     {%- endfor -%})
 {%- endmacro %}
 
@@ -13,4 +13,9 @@
         list_sort(list({'sort_key': {{ order_by }}, 'value': {{ value }}})),
         ordered_entry -> ordered_entry.value
     )
+{%- endmacro %}
+
+{#- A string as a SQL literal: 'it''s'. -#}
+{% macro paw_quoted_literal(value) -%}
+    '{{ value | replace("'", "''") }}'
 {%- endmacro %}
