@@ -69,47 +69,53 @@ bounded_chains as (
         > funnels.conversion_window_seconds
 ),
 
+changed_events as (
+    {{ paw_rows_changed(ref('int_funnel_step_events')) }}
+),
+
 step_events as (
     select changed_step_events.*
-    from ({{ paw_rows_changed(ref('int_funnel_step_events')) }}) as changed_step_events
+    from changed_events as changed_step_events
     inner join funnels on changed_step_events.funnel_name = funnels.funnel_name
     left join bounded_chains
         on
             changed_step_events.funnel_name = bounded_chains.funnel_name
             and changed_step_events.person_id = bounded_chains.person_id
     where
-        bounded_chains.person_id is null
-        or {{ paw_seconds_between(
-            'changed_step_events.event_timestamp', 'bounded_chains.changed_from'
-        ) }} <= funnels.conversion_window_seconds
+        changed_step_events.step_number is not null
+        and (
+            bounded_chains.person_id is null
+            or {{ paw_seconds_between(
+                'changed_step_events.event_timestamp', 'bounded_chains.changed_from'
+            ) }} <= funnels.conversion_window_seconds
+        )
 ),
 
-activity as (
-    {{ paw_rows_changed(ref('int_sessionized_activity')) }}
+exclusion_events as (
+    -- every exclusion event of the person: a chain read again is checked against them all
+    select * from changed_events
+    where changed_events.exclusion_from_step is not null
 ),
 {% else %}
 -- a full build is written in chunks of persons (macros/chunked_tables.sql)
-step_events as not materialized (
+funnel_events as not materialized (
     select * from {{ ref('int_funnel_step_events') }} as built
     where {{ paw_in_chunk('built.person_id') }}
 ),
 
-activity as not materialized (
-    select * from {{ ref('int_sessionized_activity') }} as built
-    where {{ paw_in_chunk('built.person_id') }}
+step_events as not materialized (
+    select * from funnel_events
+    where funnel_events.step_number is not null
+),
+
+exclusion_events as not materialized (
+    select * from funnel_events
+    where funnel_events.exclusion_from_step is not null
 ),
 {% endif %}
 
 funnel_steps as not materialized (
     select * from {{ ref('funnel_steps') }}
-),
-
-exclusions as not materialized (
-    select * from {{ ref('funnel_exclusions') }}
-),
-
-events as not materialized (
-    select * from {{ ref('stg_events') }}
 ),
 
 ordered_step_events as (
@@ -172,36 +178,24 @@ best_chains as (
     {% endif %}
 ),
 
-exclusion_events as (
-    select
-        activity.person_id,
-        activity.person_event_number,
-        activity.event_timestamp,
-        events.event_name
-    from activity
-    inner join events on activity.event_id = events.event_id
-    where events.event_name in (select exclusions.event_name from exclusions)
-),
-
 exclusion_candidates as (
     -- each person's exclusion events, per ordered or strict funnel, as one list: the chains
     -- below are checked against it in one pass, where a join of the chains to the events that
     -- exclude them read the chains (with their lists) twice, which DuckDB then holds whole in
     -- memory (docs/orchestration.md)
     select
-        exclusions.funnel_name,
+        exclusion_events.funnel_name,
         exclusion_events.person_id,
         list({
-            'from_step': exclusions.from_step,
-            'to_step': exclusions.to_step,
+            'from_step': exclusion_events.exclusion_from_step,
+            'to_step': exclusion_events.exclusion_to_step,
             'event_number': exclusion_events.person_event_number,
             'event_at': exclusion_events.event_timestamp
         }) as exclusion_list
-    from exclusions
-    inner join funnels on exclusions.funnel_name = funnels.funnel_name
-    inner join exclusion_events on exclusions.event_name = exclusion_events.event_name
+    from exclusion_events
+    inner join funnels on exclusion_events.funnel_name = funnels.funnel_name
     where funnels.order_mode in ('ordered', 'strict')
-    group by exclusions.funnel_name, exclusion_events.person_id
+    group by exclusion_events.funnel_name, exclusion_events.person_id
 ),
 
 kept_chains as (
