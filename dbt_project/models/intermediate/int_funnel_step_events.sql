@@ -52,59 +52,70 @@ exclusions as not materialized (
     select * from {{ ref('funnel_exclusions') }}
 ),
 
-step_lookups as (
-    -- what the steps read of an event of each name: nothing, or a property. An event is
+matchers as (
+    -- what an event is matched against: each step (its event name, and a property's value
+    -- when it names one) and each exclusion (its event name). One relation, so that the events
+    -- below are matched in one pass: matched against the exclusions apart, they were read
+    -- twice, which DuckDB did by holding all of them (8.8M rows at 10M events, 1.7-2.0 s more)
+    select
+        funnel_name,
+        step_number,
+        cast(null as integer) as exclusion_from_step,
+        cast(null as integer) as exclusion_to_step,
+        event_name,
+        property_name,
+        property_value
+    from funnel_steps
+    union all
+    select
+        funnel_name,
+        cast(null as integer) as step_number,
+        from_step as exclusion_from_step,
+        to_step as exclusion_to_step,
+        event_name,
+        cast(null as varchar) as property_name,
+        cast(null as varchar) as property_value
+    from exclusions
+),
+
+lookups as (
+    -- what the matchers read of an event of each name: nothing, or a property. An event is
     -- parsed once per property, not once per step that reads it (three steps of the sample
     -- funnels read page_viewed's path)
-    select
+    select distinct
         event_name,
         property_name
-    from funnel_steps
-    union
-    select
-        event_name,
-        null as property_name
-    from exclusions
+    from matchers
 ),
 
 looked_up_events as (
     select
         events.event_id,
         events.event_name,
-        step_lookups.property_name,
+        lookups.property_name,
         case
-            when step_lookups.property_name is not null
-                then {{ paw_json_text_at('events.properties', 'step_lookups.property_name') }}
+            when lookups.property_name is not null
+                then {{ paw_json_text_at('events.properties', 'lookups.property_name') }}
         end as property_value
     from events_to_match as events
-    inner join step_lookups on events.event_name = step_lookups.event_name
+    inner join lookups on events.event_name = lookups.event_name
 ),
 
 matching_events as (
     select
-        funnel_steps.funnel_name,
-        funnel_steps.step_number,
-        cast(null as integer) as exclusion_from_step,
-        cast(null as integer) as exclusion_to_step,
+        matchers.funnel_name,
+        matchers.step_number,
+        matchers.exclusion_from_step,
+        matchers.exclusion_to_step,
         looked_up_events.event_id
     from looked_up_events
-    inner join funnel_steps
+    inner join matchers
         on
-            looked_up_events.event_name = funnel_steps.event_name
-            and looked_up_events.property_name is not distinct from funnel_steps.property_name
+            looked_up_events.event_name = matchers.event_name
+            and looked_up_events.property_name is not distinct from matchers.property_name
     where
-        funnel_steps.property_name is null
-        or looked_up_events.property_value = funnel_steps.property_value
-    union all
-    select
-        exclusions.funnel_name,
-        cast(null as integer) as step_number,
-        exclusions.from_step as exclusion_from_step,
-        exclusions.to_step as exclusion_to_step,
-        looked_up_events.event_id
-    from looked_up_events
-    inner join exclusions on looked_up_events.event_name = exclusions.event_name
-    where looked_up_events.property_name is null
+        matchers.property_name is null
+        or looked_up_events.property_value = matchers.property_value
 ),
 
 final as (
