@@ -180,7 +180,13 @@ changed as (
     select placed.*
     from placed
     {%- if is_incremental() %}
-        left join {{ this }} as previous on placed.event_id = previous.event_id
+        -- the stored rows of the placed events only: a join to the whole table hashed its
+        -- every row (10M events: 9M rows hashed to compare 0.9M; the query 1.9-2.3 -> 1.4-1.5 s)
+        left join (
+            select stored.*
+            from {{ this }} as stored
+            where stored.event_id in (select placed.event_id from placed)
+        ) as previous on placed.event_id = previous.event_id
         where
             previous.event_id is null
             or previous.person_id <> placed.person_id
