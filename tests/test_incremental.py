@@ -154,6 +154,7 @@ INCREMENTAL_CHUNKED = (
     "dim_persons",
 )
 TABLE_CHUNKED = ("int_engagement_states",)
+REPLACED_BY_PERSON = ("int_funnel_chains", "dim_persons")
 
 
 def dbt_log(dbt_target) -> str:
@@ -163,11 +164,12 @@ def dbt_log(dbt_target) -> str:
     return "".join(path.read_text() for path in reversed(rotated))
 
 
-def assert_written_in_chunks(dbt_target, full_refresh: bool) -> None:
+def assert_written_in_chunks(dbt_target, full_refresh: bool) -> dict[str, int]:
     """The chunked models were written in several chunks by the last build (an incremental
     model's incremental build: its temporary table): the SQL dbt ran, from its log, one
-    statement a model."""
+    statement a model. Returns each model's count of chunks."""
     log = dbt_log(dbt_target)
+    chunks = {}
     for model in INCREMENTAL_CHUNKED + TABLE_CHUNKED:
         created = (
             f'create temporary table "{model}__dbt_tmp'
@@ -178,6 +180,21 @@ def assert_written_in_chunks(dbt_target, full_refresh: bool) -> None:
         statement = log[start : log.find("reset variable paw_chunks", start)]
         assert "On model." not in statement, model  # the statement of this model alone
         assert "set variable paw_chunk = 1;" in statement, model
+        chunks[model] = int(re.search(r"set variable paw_chunks = (\d+);", statement).group(1))
+    return chunks
+
+
+def assert_sized_by_changed_persons(chunks: dict[str, int], warehouse: str) -> None:
+    """The models that rebuild whole persons (paw_replace_persons) were written in chunks of
+    the changed persons' rows, fewer than their whole input would need."""
+    con = duckdb.connect(warehouse, read_only=True)
+    try:
+        events = con.execute("select count(*) from intermediate.int_events_attributed").fetchone()
+    finally:
+        con.close()
+    whole_input = -(-events[0] // CHUNKS["paw_chunk_rows"])
+    for model in REPLACED_BY_PERSON:
+        assert 1 < chunks[model] < whole_input, (model, chunks[model], whole_input)
 
 
 def assert_in_person_order(warehouse: str) -> None:
@@ -273,7 +290,8 @@ def test_five_incremental_builds_equal_a_full_rebuild(tmp_path):
             for model in UPSERTED:
                 upsert_paths[model].add(upsert_path(dbt_target, model))
         if batch == 4:  # an incremental build's new rows
-            assert_written_in_chunks(dbt_target, full_refresh=False)
+            written = assert_written_in_chunks(dbt_target, full_refresh=False)
+            assert_sized_by_changed_persons(written, incremental.warehouse_path)
     # both ways of paw_upsert (macros/incremental.sql) wrote rows the rebuild is compared with
     assert upsert_paths == {model: {"update", "delete"} for model in UPSERTED}
     assert_compacted(dbt_target, incremental.warehouse_path)
