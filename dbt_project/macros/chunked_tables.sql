@@ -82,12 +82,10 @@
     (paw_replace_persons: their whole history) reads their rows alone: the changed persons'
     rows of its largest input with a person_id, counted when the whole input would need more
     than one chunk. Each chunk reads every input again, so a chunk a night costs a pass over the
-    history: at 10M events in chunks of 1,650,000 rows (the proportion of the 100M build),
-    dim_persons' nightly query took 7.6-8.9 s in six chunks, 4.2-6.5 s in three (measured in
-    docs/orchestration.md). The other incremental builds read the rows their parents wrote
-    since the model's own last build (built_at), and the few rows around them: at 10M events a
-    new day is 940,000 of 9.8M, one chunk where the inputs' size made two, each of which
-    scanned every event id again. -#}
+    history (measured in docs/orchestration.md). The other incremental builds read the rows
+    their parents wrote since the model's own last build (built_at), and the few rows around
+    them: at 10M events a new day is 940,000 of 9.8M, one chunk where the inputs' size made
+    two, each of which scanned every event id again. -#}
 {% macro paw_chunk_count() -%}
     {%- if not execute -%}
         {{ return(1) }}
