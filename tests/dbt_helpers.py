@@ -34,6 +34,8 @@ class DbtResult:
     output: str
     # unique id -> status, from dbt's run_results.json (not from its console text)
     statuses: dict[str, str] = field(default_factory=dict)
+    # unique id -> the rows a data test returned (its failures), from run_results.json
+    failures: dict[str, int] = field(default_factory=dict)
 
     @property
     def failed(self) -> set[str]:
@@ -83,11 +85,13 @@ def run_dbt(
     output = console.getvalue()
     if outcome.exception is not None:
         output += f"\n{type(outcome.exception).__name__}: {outcome.exception}"
-    statuses = {}
+    statuses, failures = {}, {}
     if results.exists():
         for row in json.loads(results.read_text())["results"]:
             statuses[row["unique_id"]] = row["status"]
-    return DbtResult(outcome.success, output[-25000:], statuses)
+            if row.get("failures") is not None:
+                failures[row["unique_id"].split(".")[2]] = row["failures"]
+    return DbtResult(outcome.success, output[-25000:], statuses, failures)
 
 
 def mart_rows(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:

@@ -301,29 +301,30 @@ def test_a_reference_to_a_missing_row_fails_the_relationships_test(built):
     assert result.failed == {test}
 
 
-def test_the_reconciliation_compares_what_a_build_wrote_while_counts_agree(built):
-    """docs/orchestration.md, data tests: with a newer build's rows in fct_events, an event lost
-    from an earlier build's rows makes the counts disagree and every event is compared; while
-    they agree, a row the newest build wrote that is no staged activity event fails."""
+def test_the_reconciliation_lists_every_event_whose_totals_differ(built):
+    """tests/assert_every_activity_event_in_fct_events_once.sql: the totals (count and sum of
+    the ids' hashes) agree on a clean build; an event lost, a stray id at the same count, and an
+    event repeated in place of another (count unchanged) each make them differ, and the test
+    then lists the events concerned."""
     reconciliation = "assert_every_activity_event_in_fct_events_once"
-    newest_row = (
-        "update marts.fct_events set built_at = built_at + interval 1 day "
-        "where event_id = (select max(event_id) from marts.fct_events)"
-    )
-    lost = (
-        "delete from marts.fct_events where event_id = (select min(event_id) from marts.fct_events)"
-    )
-    stray = (
-        "update marts.fct_events set event_id = 'never-staged' "
-        "where event_id = (select max(event_id) from marts.fct_events)"
-    )
-    for tampering in (lost, stray):
+    settings, _ = built
+    assert run_dbt(["test", "--select", reconciliation], settings).success
+    first = "(select min(event_id) from marts.fct_events)"
+    last = "(select max(event_id) from marts.fct_events)"
+    tamperings = {
+        "lost": f"delete from marts.fct_events where event_id = {first}",
+        "stray": f"update marts.fct_events set event_id = 'never-staged' where event_id = {last}",
+        "repeated": f"update marts.fct_events set event_id = {first} where event_id = {last}",
+    }
+    for name, tampering in tamperings.items():
         tampered, path = scratch(built)
         with duckdb.connect(str(path)) as con:
-            con.execute(newest_row)
             con.execute(tampering)
         result = run_dbt(["test", "--select", reconciliation], tampered)
-        assert result.failed == {reconciliation}, tampering
+        assert result.failed == {reconciliation}, name
+        # lost: the event; stray: the stray id and the event it replaced; repeated: the repeated
+        # event and the one it replaced
+        assert result.failures[reconciliation] == {"lost": 1, "stray": 2, "repeated": 2}[name]
 
 
 def test_a_redelivery_across_runs_keeps_the_first_committed_copy(tmp_path):
