@@ -41,10 +41,19 @@ class DbtResult:
     def failed(self) -> set[str]:
         """The names of the nodes that failed or errored."""
         return {
-            unique_id.split(".")[3 if unique_id.startswith("unit_test.") else 2]
+            node_name(unique_id)
             for unique_id, status in self.statuses.items()
             if status in ("fail", "error")
         }
+
+    def failures_of(self, name: str) -> int:
+        """The rows the data test of this name returned."""
+        return next(count for uid, count in self.failures.items() if node_name(uid) == name)
+
+
+def node_name(unique_id: str) -> str:
+    """A node's name from its unique id (a unit test's is one part longer)."""
+    return unique_id.split(".")[3 if unique_id.startswith("unit_test.") else 2]
 
 
 def run_dbt(
@@ -90,7 +99,7 @@ def run_dbt(
         for row in json.loads(results.read_text())["results"]:
             statuses[row["unique_id"]] = row["status"]
             if row.get("failures") is not None:
-                failures[row["unique_id"].split(".")[2]] = row["failures"]
+                failures[row["unique_id"]] = row["failures"]
     return DbtResult(outcome.success, output[-25000:], statuses, failures)
 
 

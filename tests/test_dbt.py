@@ -324,7 +324,7 @@ def test_the_reconciliation_lists_every_event_whose_totals_differ(built):
         assert result.failed == {reconciliation}, name
         # lost: the event; stray: the stray id and the event it replaced; repeated: the repeated
         # event and the one it replaced
-        assert result.failures[reconciliation] == {"lost": 1, "stray": 2, "repeated": 2}[name]
+        assert result.failures_of(reconciliation) == {"lost": 1, "stray": 2, "repeated": 2}[name]
 
 
 def test_a_redelivery_across_runs_keeps_the_first_committed_copy(tmp_path):
