@@ -15,6 +15,7 @@ import platform
 import shutil
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -26,14 +27,15 @@ from bench.datasets import (
     SPILL_BYTES,
     WAREHOUSE_BYTES_PER_EVENT,
     Dataset,
+    dataset_marker,
     ensure_dataset,
     require_free_disk,
 )
 from bench.incremental import bench_incremental
-from bench.measure import Figure, rate, ratio, run_step
+from bench.measure import Figure, rate, ratio, run_step, settle_disk
 from bench.report import write_report
 from bench.results import compare, insight_seconds, paw_insights
-from bench.steps import clean_ndjson_copies
+from bench.steps import clean_copies_marker, clean_ndjson_copies
 from paw.settings import project_root
 
 log = logging.getLogger("paw.bench")
@@ -159,9 +161,29 @@ def bench_paw_only(dataset: Dataset, work: Path) -> dict:
     return result
 
 
-def bench_size(size: str, base: Path, runs: int, warm_up: bool) -> dict:
+def prepare_inputs(
+    size: str, base: Path, settle: Callable[[str], None] = settle_disk
+) -> tuple[Dataset, Path | None]:
+    """The size's dataset and the pyarrow floor's copies of it (None for a size measured for
+    paw alone), written now if they are not on disk yet, and then left to settle."""
+    written = []
+    if not dataset_marker(size, base).exists():
+        written.append(f"the {size} dataset")
     dataset = ensure_dataset(size, base)
-    if SIZES[size].paw_only:
+    floor_input = None
+    if not SIZES[size].paw_only:
+        floor_input = base / size / "work" / "floor-input"
+        if not clean_copies_marker(floor_input).exists():
+            written.append("the pyarrow floor's copies")
+        clean_ndjson_copies(dataset.landing, floor_input)
+    if written:
+        settle(" and ".join(written))
+    return dataset, floor_input
+
+
+def bench_size(size: str, base: Path, runs: int, warm_up: bool) -> dict:
+    dataset, floor_input = prepare_inputs(size, base)
+    if floor_input is None:
         return bench_paw_only(dataset, base / size / "work")
     work = base / size / "work"
     lake, warehouse = work / "lake", work / "warehouse.duckdb"
@@ -179,7 +201,7 @@ def bench_size(size: str, base: Path, runs: int, warm_up: bool) -> dict:
                 "pyarrow ndjson → parquet",
                 "pyarrow_ndjson",
                 {
-                    "clean": str(clean_ndjson_copies(dataset.landing, work / "floor-input")),
+                    "clean": str(floor_input),
                     "out": str(work / "pyarrow-floor"),
                 },
             ),

@@ -102,9 +102,14 @@ def shard_options(size: str) -> list[GenerateOptions]:
     ]
 
 
+def dataset_marker(size: str, base: Path) -> Path:
+    """Written once a size's dataset is complete: what it holds and how it was generated."""
+    return base / size / "dataset.json"
+
+
 def ensure_dataset(size: str, base: Path) -> Dataset:
     root = base / size
-    marker = root / "dataset.json"
+    marker = dataset_marker(size, base)
     if marker.exists():
         info = json.loads(marker.read_text())
         return Dataset(size, root, info["events"], info["files"])

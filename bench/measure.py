@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import statistics
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+log = logging.getLogger("paw.bench")
+
+# How long the machine goes on writing back what the harness itself just wrote (a new dataset,
+# the pyarrow floor's copies), after `sync` has returned: the host writes it back behind the
+# virtual disk. Measured at 1M events, paw's ingestion took 17.8-22.6 s right after 4 GB was
+# written (sync or not), 16.7 s 30 s later, 14.2 s 60 s later and 13.6 s with nothing written
+# before it (docs/benchmarks.md, the machine).
+SETTLE_SECONDS = 60
 
 
 @dataclass
@@ -41,6 +52,14 @@ class Figure:
             "runs_seconds": [round(s.seconds, 4) for s in self.samples],
             "extra": self.samples[-1].extra if self.samples else {},
         }
+
+
+def settle_disk(written: str, seconds: float = SETTLE_SECONDS) -> None:
+    """Before the first timed step after the harness wrote `written`: flush it, then leave the
+    machine the time it takes to write it back, so that no step is timed paying for it."""
+    log.info("waiting %.0f s for the disk to write back %s before timing a step", seconds, written)
+    os.sync()
+    time.sleep(seconds)
 
 
 def ratio(paw_seconds: float, floor_seconds: float) -> float | None:

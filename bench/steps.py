@@ -117,12 +117,17 @@ def _keeps_types(obj: dict, kinds: dict[str, type], prefix: str) -> bool:
     return True
 
 
+def clean_copies_marker(clean: Path) -> Path:
+    """Written once the copies of clean_ndjson_copies are complete."""
+    return clean / ".complete"
+
+
 def clean_ndjson_copies(landing: Path, clean: Path) -> Path:
     """Copies of the landing zone's NDJSON files without the lines that are not JSON objects
     (the generator's malformed lines), kept until the landing zone changes."""
     import gzip
 
-    marker = clean / ".complete"
+    marker = clean_copies_marker(clean)
     if marker.exists():
         return clean
     shutil.rmtree(clean, ignore_errors=True)

@@ -10,6 +10,7 @@ from datetime import date
 import duckdb
 import pytest
 
+from bench.__main__ import prepare_inputs
 from bench.datasets import (
     EVENTS_PER_USER,
     SIZES,
@@ -208,6 +209,22 @@ def test_a_size_that_the_disk_cannot_hold_fails_before_the_work_naming_what_it_n
         error.value
     )
     assert 9e9 < landing_bytes("100m") < 11e9  # all gzip: about 10 GB, measured
+
+
+def test_inputs_the_harness_writes_are_left_to_settle_before_any_step_is_timed(tmp_path):
+    """The pyarrow floor's copies are written once, then settled; inputs already on disk are
+    not waited for again (the 100m size has no copies)."""
+    for size in ("1m", "100m"):
+        (tmp_path / size / "landing").mkdir(parents=True)
+        (tmp_path / size / "landing" / "events.ndjson").write_text('{"type": "track"}\nnot json\n')
+        (tmp_path / size / "dataset.json").write_text(json.dumps({"events": 2, "files": 1}))
+    settled: list[str] = []
+    dataset, floor_input = prepare_inputs("1m", tmp_path, settle=settled.append)
+    assert (dataset.events, settled) == (2, ["the pyarrow floor's copies"])
+    assert (floor_input / "events.ndjson").read_text() == '{"type": "track"}\n'
+    assert prepare_inputs("1m", tmp_path, settle=settled.append)[1] == floor_input
+    assert prepare_inputs("100m", tmp_path, settle=settled.append)[1] is None
+    assert settled == ["the pyarrow floor's copies"]
 
 
 def test_a_sizes_shards_cover_its_users_once_with_their_own_seeds():
