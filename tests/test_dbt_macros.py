@@ -33,6 +33,24 @@ def test_the_chunks_are_sized_from_the_memory_limit_unless_paw_chunk_rows_is_set
         Settings.from_env({**env, "PAW_BUILD_MEMORY_LIMIT": "80%"})
 
 
+def test_the_build_keeps_the_blocks_it_frees_up_to_its_memory_limit(tmp_path):
+    """DuckDB's block allocator keeps PAW_BUILD_MEMORY_LIMIT of freed blocks for reuse
+    (profiles.yml): memory handed back to the system is faulted in again at its next use."""
+    settings = Settings.from_env({**local_env(tmp_path), "PAW_BUILD_MEMORY_LIMIT": "250MB"})
+    Path(settings.warehouse_path).parent.mkdir(parents=True)
+    duckdb.connect(settings.warehouse_path).close()  # compile opens the warehouse read-only
+    setting = (
+        "{% if execute %}"  # dbt parses the query first, with no database
+        "{% set kept = run_query(\"select current_setting('block_allocator_memory')\") %}"
+        "{{ kept.rows[0][0] }}{% endif %}"
+    )
+    kept = run_dbt(["compile", "--quiet", "--inline", setting], settings).output.strip()
+    with duckdb.connect() as con:  # the limit as DuckDB prints it (the default keeps nothing)
+        con.execute("set block_allocator_memory = '250MB'")
+        expected = con.execute("select current_setting('block_allocator_memory')").fetchone()[0]
+    assert kept == expected == "238.4 MiB"
+
+
 def test_a_chunked_model_reads_its_inputs_by_chunk_or_fails_its_build(tmp_path):
     """A model configured paw_chunked is written one chunk of persons at a time once its input
     outgrows paw_chunk_rows: read through paw_in_chunk, each row lands once; a model that
