@@ -162,7 +162,7 @@ def bench_paw_only(dataset: Dataset, work: Path) -> dict:
 
 
 def prepare_inputs(
-    size: str, base: Path, settle: Callable[[str], None] = settle_disk
+    size: str, base: Path, work: Path, settle: Callable[[str], None] = settle_disk
 ) -> tuple[Dataset, Path | None]:
     """The size's dataset and the pyarrow floor's copies of it (None for a size measured for
     paw alone), written now if they are not on disk yet, and then left to settle."""
@@ -172,7 +172,7 @@ def prepare_inputs(
     dataset = ensure_dataset(size, base)
     floor_input = None
     if not SIZES[size].paw_only:
-        floor_input = base / size / "work" / "floor-input"
+        floor_input = work / "floor-input"
         if not clean_copies_marker(floor_input).exists():
             written.append("the pyarrow floor's copies")
         clean_ndjson_copies(dataset.landing, floor_input)
@@ -182,10 +182,10 @@ def prepare_inputs(
 
 
 def bench_size(size: str, base: Path, runs: int, warm_up: bool) -> dict:
-    dataset, floor_input = prepare_inputs(size, base)
-    if floor_input is None:
-        return bench_paw_only(dataset, base / size / "work")
     work = base / size / "work"
+    dataset, floor_input = prepare_inputs(size, base, work)
+    if floor_input is None:
+        return bench_paw_only(dataset, work)
     lake, warehouse = work / "lake", work / "warehouse.duckdb"
     dbt_project = project_root() / "dbt_project"
 

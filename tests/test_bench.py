@@ -219,11 +219,15 @@ def test_inputs_the_harness_writes_are_left_to_settle_before_any_step_is_timed(t
         (tmp_path / size / "landing" / "events.ndjson").write_text('{"type": "track"}\nnot json\n')
         (tmp_path / size / "dataset.json").write_text(json.dumps({"events": 2, "files": 1}))
     settled: list[str] = []
-    dataset, floor_input = prepare_inputs("1m", tmp_path, settle=settled.append)
+
+    def prepare(size: str):
+        return prepare_inputs(size, tmp_path, tmp_path / size / "work", settle=settled.append)
+
+    dataset, floor_input = prepare("1m")
     assert (dataset.events, settled) == (2, ["the pyarrow floor's copies"])
     assert (floor_input / "events.ndjson").read_text() == '{"type": "track"}\n'
-    assert prepare_inputs("1m", tmp_path, settle=settled.append)[1] == floor_input
-    assert prepare_inputs("100m", tmp_path, settle=settled.append)[1] is None
+    assert prepare("1m")[1] == floor_input
+    assert prepare("100m")[1] is None
     assert settled == ["the pyarrow floor's copies"]
 
 
