@@ -64,6 +64,23 @@ def batch_events(batch: int) -> list[dict]:
             ev(messageId="redelivered", userId="alice", event="project_created"),
             # bob's group: alice's events join it when the alias of batch 3 merges them
             ev(type="group", userId="bob", groupId="acme", event=None, traits={"name": "Acme"}),
+            # bob's NPS answer and purchase move to alice's person with the alias of batch 3
+            ev(userId="bob", event="nps_submitted", properties={"score": 9}),
+            ev(userId="bob", event="order_completed", properties={"revenue": "3.50"}),
+            # a purchase on a kiosk, anonymous until ivan claims the kiosk in batch 5
+            ev(
+                anonymousId="kiosk",
+                userId=None,
+                event="order_completed",
+                properties={"revenue": "12.00"},
+            ),
+            # hank's usage has no group to count for until his group call of batch 5
+            ev(
+                userId="hank",
+                event="usage_recorded",
+                namespace="billing",
+                properties={"quantity": 3},
+            ),
         ]
     if batch == 2:
         return [
@@ -107,6 +124,10 @@ def batch_events(batch: int) -> list[dict]:
         ]
     return [
         ev(userId="carol", event="order_completed", properties={"revenue": "7.25"}),
+        # hank's first group call: his usage of batch 1 counts for it (its first link after)
+        ev(type="group", userId="hank", groupId="initech", event=None, traits={}),
+        # ivan claims the kiosk: its purchase of batch 1 is his
+        ev(type="identify", userId="ivan", anonymousId="kiosk", event=None, traits={}),
         ev(messageId="b1-2", userId="alice", event="signed_up"),  # batch 1's, again
         # a week after everything else: the as-of date moves on, and with it the engagement
         # states of persons with no new event
@@ -138,6 +159,8 @@ CHUNKS = {"paw_chunk_rows": 20}
 # default at this size), so that dbt reuses its parse (vars or a profile that changed cost a
 # full parse, about 6 s)
 LARGE_CHUNKS = {"paw_chunk_rows": 1_000_000}
+# the paw_upsert models whose builds here rewrite enough stored rows to take both ways (the
+# others, with a row per group call, purchase or NPS answer, rewrite one or two at most)
 UPSERTED = (
     "int_events_attributed",
     "int_sessionized_activity",
@@ -234,7 +257,7 @@ def upsert_path(dbt_target, model: str) -> str:
 
 
 # Incremental models whose builds delete no stored row: stg_events appends the new runs, and
-# int_event_property_keys' keys are per run (the UPSERTED ones delete none when they update).
+# int_event_property_keys' keys are per run (the paw_upsert ones delete none when they update).
 NEVER_DELETING = ("stg_events", "int_event_property_keys")
 
 
@@ -244,15 +267,15 @@ def assert_compacted(dbt_target, warehouse_path: str) -> None:
     dbt ran, from its log; no vector is left partly deleted."""
     manifest = json.loads((dbt_target / "manifest.json").read_text())
     incremental = {
-        node["name"]: node["schema"]
+        node["name"]: (node["schema"], node["config"]["incremental_strategy"])
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
     }
     assert len(incremental) >= 8
     with duckdb.connect(warehouse_path, read_only=True) as con:
-        for model, schema in incremental.items():
+        for model, (schema, strategy) in incremental.items():
             deleted = model not in NEVER_DELETING and (
-                model not in UPSERTED or upsert_path(dbt_target, model) == "delete"
+                strategy != "paw_upsert" or upsert_path(dbt_target, model) == "delete"
             )
             compacted = "paw_vectors_with_deletions" in node_log(dbt_target, model)
             assert compacted == deleted, model
@@ -323,6 +346,34 @@ def test_five_incremental_builds_equal_a_full_rebuild(tmp_path):
         "select user_id, list(distinct group_id) from marts.fct_events "
         "where user_id in ('alice', 'carol') group by user_id order by user_id"
     ).fetchall() == [("alice", ["acme"]), ("carol", ["globex"])]
+    # the rows of the group calls, NPS answers and metered events moved with them
+    assert (
+        con.execute(
+            "select count(distinct person_id) from ("
+            " select person_id from marts.fct_events where user_id = 'alice'"
+            " union all select links.person_id from intermediate.int_group_links as links"
+            "  where links.group_id = 'acme'"
+            " union all select answers.person_id from marts.fct_nps_responses as answers"
+            "  inner join staging.stg_events as events on answers.event_id = events.event_id"
+            "  where events.user_id = 'bob'"
+            " union all select purchases.person_id from intermediate.int_purchases as purchases"
+            "  inner join staging.stg_events as events on purchases.event_id = events.event_id"
+            "  where events.user_id = 'bob')"
+        ).fetchone()[0]
+        == 1
+    )
+    assert con.execute(
+        "select events.anonymous_id from intermediate.int_purchases as purchases"
+        " inner join staging.stg_events as events on purchases.event_id = events.event_id"
+        " where purchases.person_id = (select person_id from intermediate.int_user_persons"
+        "  where user_id = 'ivan')"
+    ).fetchall() == [("kiosk",)]
+    assert con.execute(
+        "select metered.subject_id, metered.rejection_reason"
+        " from intermediate.int_metered_events as metered"
+        " inner join staging.stg_events as events on metered.event_id = events.event_id"
+        " where events.user_id = 'hank'"
+    ).fetchall() == [("initech", None)]
     assert con.execute("select count(distinct run_id) from staging.stg_events").fetchone()[0] == 5
 
 

@@ -1,16 +1,35 @@
 {#- Every event a meter of seeds/meters.csv counts (its namespace and event name), with its
     subject (the event's group, or its person) and its value: the value property parsed as an
     exact DECIMAL. An event without a subject, or without a usable value where the meter needs
-    one, is rejected with its reason, never counted as 0 (docs/semantics.md, usage). -#}
+    one, is rejected with its reason, never counted as 0 (docs/semantics.md, usage).
+
+    Incremental: an event's rows (one per meter that counts it) depend on the event, its person
+    and its group alone. A build writes again the metered events whose int_event_groups row is
+    newer than its own (new, or moved to another person or group), replacing their rows. -#}
+{{ config(
+    materialized='incremental',
+    unique_key='event_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+) }}
 with
 
 events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 
+{% if is_incremental() %}
+event_groups as not materialized (
+    -- the events new, or moved to another person or group, since this model's last build
+    select placed.*
+    from {{ ref('int_event_groups') }} as placed
+    where placed.built_at > {{ paw_watermark() }}
+),
+{% else %}
 event_groups as not materialized (
     select * from {{ ref('int_event_groups') }}
 ),
+{% endif %}
 
 meters as not materialized (
     select * from {{ ref('meters') }}
@@ -63,7 +82,8 @@ final as (
         person_id,
         raw_value,
         metered_value,
-        rejection_reason
+        rejection_reason,
+        {{ paw_built_at() }} as built_at
     from judged
 )
 

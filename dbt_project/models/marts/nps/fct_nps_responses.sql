@@ -1,14 +1,34 @@
 {#- NPS answers (docs/semantics.md, NPS): every paw_nps_event track event, with its score when
-    it is an integer from 0 to 10 and why it is not counted otherwise. -#}
+    it is an integer from 0 to 10 and why it is not counted otherwise.
+
+    Incremental: a row depends on its event and the event's person alone. A build writes the
+    answers whose int_events_attributed row is newer than its own (new, or moved to another
+    person), and updates the person of those already stored (paw_upsert). -#}
+{{ config(
+    materialized='incremental',
+    unique_key='event_id',
+    incremental_strategy='paw_upsert',
+    paw_updated_columns=['person_id'],
+    on_schema_change='fail',
+) }}
 with
 
 events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 
+{% if is_incremental() %}
+attributed as not materialized (
+    -- the events new, or moved to another person, since this model's last build
+    select changed.*
+    from {{ ref('int_events_attributed') }} as changed
+    where changed.built_at > {{ paw_watermark() }}
+),
+{% else %}
 attributed as not materialized (
     select * from {{ ref('int_events_attributed') }}
 ),
+{% endif %}
 
 responses as (
     select
@@ -49,7 +69,8 @@ final as (
         comment,
         invalid_reason is null as is_valid,
         raw_score,
-        invalid_reason
+        invalid_reason,
+        {{ paw_built_at() }} as built_at
     from judged
 )
 
