@@ -14,6 +14,17 @@
     (select coalesce(max(built.built_at), timestamp '1970-01-01') from {{ this }} as built)
 {%- endmacro %}
 
+{#- The rows of `relation` (a model with built_at) that a model whose rows each depend on one
+    of them builds: on an incremental build, those written since the model's own last build
+    (new, or rewritten: an event moved to another person or group); on a full build, all. -#}
+{% macro paw_rows_since_last_build(relation) -%}
+    select rewritten.*
+    from {{ relation }} as rewritten
+    {%- if is_incremental() %}
+    where rewritten.built_at > {{ paw_watermark() }}
+    {%- endif %}
+{%- endmacro %}
+
 {#- The persons whose activity changed since this model's last build, and from when: a new or
     re-attributed activity event changes its person, and the person it left
     (int_events_attributed.previous_person_id), from its time on. The one home of this rule for

@@ -17,18 +17,10 @@ events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 
-{% if is_incremental() %}
 attributed as not materialized (
     -- the events new, or moved to another person, since this model's last build
-    select changed.*
-    from {{ ref('int_events_attributed') }} as changed
-    where changed.built_at > {{ paw_watermark() }}
+    {{ paw_rows_since_last_build(ref('int_events_attributed')) }}
 ),
-{% else %}
-attributed as not materialized (
-    select * from {{ ref('int_events_attributed') }}
-),
-{% endif %}
 
 final as (
     select

@@ -18,18 +18,10 @@ events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 
-{% if is_incremental() %}
 event_groups as not materialized (
     -- the events new, or moved to another person or group, since this model's last build
-    select placed.*
-    from {{ ref('int_event_groups') }} as placed
-    where placed.built_at > {{ paw_watermark() }}
+    {{ paw_rows_since_last_build(ref('int_event_groups')) }}
 ),
-{% else %}
-event_groups as not materialized (
-    select * from {{ ref('int_event_groups') }}
-),
-{% endif %}
 
 meters as not materialized (
     select * from {{ ref('meters') }}

@@ -22,18 +22,10 @@ events as not materialized (
     select * from {{ ref('stg_events') }}
 ),
 
-{% if is_incremental() %}
 activity as not materialized (
     -- the activity events new, or walked again, since this model's last build
-    select walked.*
-    from {{ ref('int_sessionized_activity') }} as walked
-    where walked.built_at > {{ paw_watermark() }}
+    {{ paw_rows_since_last_build(ref('int_sessionized_activity')) }}
 ),
-{% else %}
-activity as not materialized (
-    select * from {{ ref('int_sessionized_activity') }}
-),
-{% endif %}
 
 final as (
     select
