@@ -51,6 +51,24 @@ def test_the_build_keeps_the_blocks_it_frees_up_to_its_memory_limit(tmp_path):
     assert kept == expected == "238.4 MiB"
 
 
+def test_compiling_the_tests_asks_a_warehouse_an_older_paw_built_nothing(tmp_path):
+    """`paw dbt compile` and `docs generate` read the published warehouse, which an older paw
+    may have built without the built_at a model has since gained (the next build rebuilds it):
+    a uniqueness test compiles to its whole-table check instead of asking that table for its
+    newest built_at (which failed with DuckDB's "built_at not found")."""
+    settings = Settings.from_env(local_env(tmp_path))
+    Path(settings.warehouse_path).parent.mkdir(parents=True)
+    with duckdb.connect(settings.warehouse_path) as con:  # fct_nps_responses before built_at
+        con.execute("create schema marts")
+        con.execute("create table marts.fct_nps_responses (event_id varchar, score integer)")
+    test = "fct_nps_responses_event_id_is_unique"
+    target = tmp_path / "dbt-target"
+    result = run_dbt(["compile", "--select", test], settings, target_dir=target)
+    assert result.success, result.output
+    compiled = next(target.glob(f"compiled/**/{test}.sql")).read_text()
+    assert "fct_nps_responses" in compiled and "lag(key_hash)" in compiled
+
+
 def test_a_chunked_model_reads_its_inputs_by_chunk_or_fails_its_build(tmp_path):
     """A model configured paw_chunked is written one chunk of persons at a time once its input
     outgrows paw_chunk_rows: read through paw_in_chunk, each row lands once; a model that
