@@ -104,7 +104,8 @@ def test_paw_upsert_updates_and_inserts_by_key_and_refuses_duplicate_keys(tmp_pa
     table is updated in place, a new key inserted; a build with two rows for one key fails,
     naming the model, where an UPDATE would silently keep one of them. With
     `paw_updated_columns`, an update sets those columns and built_at only (the others are the
-    row's own), and a name that is no column fails the build."""
+    row's own), and a name that is no column fails the build. With paw_rows_per_key='several',
+    every row of a key takes the key's one value of those columns, and two values fail."""
     project = copy_dbt_project(tmp_path)
     upserted = (
         "{{ config(materialized='incremental', unique_key='rule_order', "
@@ -134,8 +135,29 @@ def test_paw_upsert_updates_and_inserts_by_key_and_refuses_duplicate_keys(tmp_pa
     (project / "models" / "rules_misspelt.sql").write_text(
         partly_updated.replace("UPDATED", "'regexp'")
     )
+    several = (
+        "{{ config(materialized='incremental', unique_key='rule_parity', "
+        "incremental_strategy='paw_upsert', paw_rows_per_key='several', "
+        "paw_updated_columns=['state']) }}\n"
+        "select rule_order % 2 as rule_parity, rule_order, "
+        "{% if is_incremental() %}STATE{% else %}'first'{% endif %} as state, "
+        "{{ paw_built_at() }} as built_at\n"
+        "from {{ ref('path_cleaning') }}\n"
+        "{% if is_incremental() %}union all select 7, 7, 'new', {{ paw_built_at() }}{% endif %}"
+    )
+    (project / "models" / "rules_by_parity.sql").write_text(several.replace("STATE", "'again'"))
+    (project / "models" / "rules_by_parity_with_two_states.sql").write_text(
+        several.replace("STATE", "'again ' || rule_order")
+    )
     settings = Settings.from_env(local_env(tmp_path))
-    models = ["rules_upserted", "rules_with_a_duplicate", "rules_partly_updated", "rules_misspelt"]
+    models = [
+        "rules_upserted",
+        "rules_with_a_duplicate",
+        "rules_partly_updated",
+        "rules_misspelt",
+        "rules_by_parity",
+        "rules_by_parity_with_two_states",
+    ]
     build = ["build", "--select", "path_cleaning", *models]
     first = run_dbt(build, settings, project=project)
     assert first.success, first.output[-3000:]
@@ -143,8 +165,17 @@ def test_paw_upsert_updates_and_inserts_by_key_and_refuses_duplicate_keys(tmp_pa
         regexes = dict(con.execute("select rule_order, regex from rules_upserted").fetchall())
         first_built_at = con.execute("select max(built_at) from rules_partly_updated").fetchone()
     second = run_dbt(build, settings, project=project)
-    assert second.failed == {"rules_with_a_duplicate", "rules_misspelt"}, second.output[-3000:]
+    assert second.failed == {
+        "rules_with_a_duplicate",
+        "rules_misspelt",
+        "rules_by_parity_with_two_states",
+    }, second.output[-3000:]
     output = " ".join(second.output.split())
+    assert (
+        "rules_by_parity_with_two_states uses the incremental strategy paw_upsert with several "
+        "rows per rule_parity, which needs one value of state, built_at per rule_parity, but "
+        "built 4 for 3 keys"
+    ) in output
     assert (
         "rules_with_a_duplicate uses the incremental strategy paw_upsert, which needs one row "
         "per rule_order, but built 4 rows for 3 keys"
@@ -157,6 +188,14 @@ def test_paw_upsert_updates_and_inserts_by_key_and_refuses_duplicate_keys(tmp_pa
             "order by 1",
             first_built_at,
         ).fetchall()
+        by_parity = con.execute(
+            "select rule_parity, rule_order, state, built_at > ? from rules_by_parity order by 2",
+            first_built_at,
+        ).fetchall()
+    # both rows of parity 1 (rules 1 and 3) were updated, not one of them
+    assert by_parity == [(order % 2, order, "again", True) for order in sorted(regexes)] + [
+        (7, 7, "new", True)
+    ]
     expected = [(order, f"{regex} again") for order, regex in sorted(regexes.items())]
     assert rows == expected + [(4, "new")]
     assert partly == [(*row, "first", True) for row in expected] + [(4, "new", "rebuilt", True)]

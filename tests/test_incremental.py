@@ -160,12 +160,14 @@ CHUNKS = {"paw_chunk_rows": 20}
 # full parse, about 6 s)
 LARGE_CHUNKS = {"paw_chunk_rows": 1_000_000}
 # the paw_upsert models whose builds here rewrite enough stored rows to take both ways (the
-# others, with a row per group call, purchase or NPS answer, rewrite one or two at most)
+# others, with a row per group call, purchase or NPS answer, rewrite one or two at most);
+# int_funnel_step_events has several rows per event (paw_rows_per_key)
 UPSERTED = (
     "int_events_attributed",
     "int_sessionized_activity",
     "int_event_groups",
     "fct_events",
+    "int_funnel_step_events",
 )
 
 

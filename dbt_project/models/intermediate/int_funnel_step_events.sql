@@ -5,12 +5,17 @@
 
     Incremental: a build matches the activity events whose int_sessionized_activity row is
     newer than its own rows (new, re-attributed, or renumbered by an earlier event arriving
-    late: the walk rewrites exactly those), and replaces their rows. Whether an event matches a
-    step, or an exclusion names it, never changes; its person and number can. -#}
+    late: the walk rewrites exactly those). Whether an event matches a step, or an exclusion
+    names it, never changes; its person and number can: the rows of an event already matched
+    are updated in place (paw_upsert, several rows per event), where deleting and inserting
+    them left deleted rows all over the table to compact (at 10M events the nightly's 18,752
+    rewritten rows of 5.4M cost a 0.7 s delete and a 0.9 s compaction). -#}
 {{ config(
     materialized='incremental',
     unique_key='event_id',
-    incremental_strategy='delete+insert',
+    incremental_strategy='paw_upsert',
+    paw_rows_per_key='several',
+    paw_updated_columns=['person_id', 'person_event_number'],
     on_schema_change='fail',
 ) }}
 with
