@@ -7,9 +7,12 @@ import io
 import json
 import os
 import socket
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import boto3
 import duckdb
@@ -245,7 +248,61 @@ def test_a_session_token_reaches_duckdbs_secret():
         [(text,)] = con.execute("select secret_string from duckdb_secrets()").fetchall()
         con.close()
     assert "session_token=redacted" in text and "key_id=k" in text
-    assert not folder.exists()
+    assert not list(folder.glob("*.duckdb_secret"))
+
+
+# a process that holds the secret of these settings until its stdin closes
+HOLDER = """
+import sys
+from paw.duckdb_secrets import secret_directory
+from paw.settings import S3Settings
+with secret_directory(S3Settings(access_key_id="k", secret_access_key="s")) as folder:
+    print(folder, flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_the_secret_folder_stays_the_same_and_its_secret_leaves_with_its_last_user(
+    tmp_path, monkeypatch
+):
+    """The secret's folder is named after it, so that dbt's vars (which name it) stay the same
+    from one invocation to the next and dbt reuses its parse; the secret file is there while
+    any process uses it (another process here), and gone once the last has finished."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    s3 = S3Settings(access_key_id="k", secret_access_key="s")
+    with secret_directory(s3) as first:
+        assert list(first.glob("*.duckdb_secret"))
+    assert not list(first.glob("*.duckdb_secret"))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    try:
+        held = Path(holder.stdout.readline().strip())
+        with secret_directory(s3) as second:
+            assert second == first == held
+        # this process was not the last user: the other one still reads the secret
+        assert [p.name for p in held.glob("*.duckdb_secret")] == ["paw_s3.duckdb_secret"]
+    finally:
+        holder.communicate("")
+    assert holder.returncode == 0
+    assert not list(held.glob("*.duckdb_secret"))
+    with secret_directory(S3Settings(access_key_id="other", secret_access_key="s")) as other:
+        assert other != first  # other credentials, another folder
+
+
+def test_a_secret_folder_others_could_read_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    s3 = S3Settings(access_key_id="k", secret_access_key="s")
+    with secret_directory(s3) as folder:
+        pass
+    folder.chmod(0o777)  # as if another user had made it first, for everyone
+    refused = f"{folder} is not a folder private to this user"
+    with pytest.raises(PermissionError, match=refused), secret_directory(s3):
+        pass
 
 
 def test_paw_run_with_a_missing_bucket_names_it(s3_endpoint: str, tmp_path, monkeypatch, capsys):
