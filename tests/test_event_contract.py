@@ -296,6 +296,26 @@ def test_batch_envelope_applies_its_sent_at_and_context(paw_env: PawEnv):
     assert (bad["line_number"], bad["batch_index"], bad["reason"]) == (2, 2, "missing_identity")
 
 
+def test_the_lake_spells_every_json_key_out(paw_env: PawEnv):
+    """Models look for a key in the lake's JSON text before parsing it (int_event_groups parses
+    a context for its groupId only where the text holds "groupId"): ingestion's parser writes
+    the lake's JSON, so a key escaped in the landing file arrives spelled out, an event's own
+    and one from its batch envelope alike."""
+    own = (
+        '{"type": "track", "event": "clicked", "messageId": "own", "userId": "u1", '
+        '"timestamp": "2024-03-01T10:00:00Z", "context": {"group\\u0049d" : "g9"}}'
+    )
+    envelope = (
+        '{"batch": [{"type": "track", "event": "clicked", "messageId": "enveloped", '
+        '"userId": "u1", "timestamp": "2024-03-01T10:00:00Z"}], '
+        '"context": {"group\\u0049d": "g8"}}'
+    )
+    ingest_lines(paw_env, [own, envelope])
+    rows = {r["event_id"]: r for r in paw_env.lake_events()}
+    assert '"groupId":"g9"' in rows["own"]["context"]
+    assert '"groupId":"g8"' in rows["enveloped"]["context"]
+
+
 def test_pretty_printed_batch_file(paw_env: PawEnv):
     envelope = {"batch": [event(messageId="x1"), event(messageId="x2")], "sentAt": None}
     path = paw_env.landing / "segment.json"

@@ -71,8 +71,17 @@ person_events as (
         attributed_to_place.person_id,
         events.event_timestamp,
         events.is_activity,
-        coalesce(events.group_id, {{ paw_json_text('events.context', '$.groupId') }})
-            as own_group_id
+        -- the context is parsed only where its text names the key: the lake's JSON is written
+        -- by ingestion's parser, which spells every key out (an escaped letter unescaped), and
+        -- most events name no group (at 10M events the full build took 8.0-10.3 s instead of
+        -- 10.0-12.0 s)
+        coalesce(
+            events.group_id,
+            case
+                when contains(events.context, '"groupId"')
+                    then {{ paw_json_text('events.context', '$.groupId') }}
+            end
+        ) as own_group_id
     from events
     inner join attributed_to_place on events.event_id = attributed_to_place.event_id
 ),

@@ -72,8 +72,15 @@ session_events as (
         activity.person_event_number,
         events.event_type,
         events.event_name,
-        {{ page_path }} as page_path,
-        {{ paw_json_text('events.properties', '$.name') }} as screen_name
+        -- parsed only where the node uses it: DuckDB evaluates a `case` arm for its rows alone,
+        -- where the bare expressions parsed every event's properties, and the context of every
+        -- event without a path (at 10M events a chunk's full build took 11.6-13.6 s instead of
+        -- 13.1-15.9 s)
+        case when events.event_type = 'page' then {{ page_path }} end as page_path,
+        case
+            when events.event_type = 'screen'
+                then {{ paw_json_text('events.properties', '$.name') }}
+        end as screen_name
     from activity
     inner join events on activity.event_id = events.event_id
 ),
