@@ -2,9 +2,11 @@
 private folder: never on a command line, never in dbt's artifacts, never in the environment.
 
 The folder is named after the secret, so that dbt, which reparses its whole project whenever
-its vars change, sees the same folder on every invocation with the same settings. The secret
-file in it lives while an invocation uses it: each holds a shared lock on the folder, and the
-last one out removes the file."""
+its vars change, sees the same folder on every invocation with the same settings. The folder
+lives while an invocation uses it: each holds a shared lock on it, and the last one out removes
+it, secret and all. The folders of other credentials that no invocation holds (their last user
+was killed, and rotated credentials never come back to them) are removed by the next
+invocation."""
 
 from __future__ import annotations
 
@@ -24,6 +26,9 @@ from paw.settings import S3Settings
 from paw.sql import sql_literal
 
 SECRET_SUFFIX = ".duckdb_secret"  # the file DuckDB writes a persistent secret into
+FOLDER_PREFIX = "paw-secrets-"  # then the user's id and the secret's digest
+LOCK_NAME = ".lock"
+LOCK_ATTEMPTS = 10
 
 
 def s3_secret_sql(s3: S3Settings) -> str:
@@ -48,21 +53,79 @@ def secret_directory(s3: S3Settings) -> Iterator[Path]:
     the folder its `secret_directory` setting names."""
     sql = s3_secret_sql(s3)
     digest = hashlib.sha256(sql.encode()).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / f"paw-secrets-{os.getuid()}-{digest}"
-    _make_private_folder(folder)
-    lock = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    temp = Path(tempfile.gettempdir())
+    folder = temp / f"{FOLDER_PREFIX}{os.getuid()}-{digest}"
+    lock = _lock_shared(folder)
     try:
-        # shared while in use; a process removing the secret holds it exclusively, so the
-        # secret is looked for only once no one can be removing it
-        fcntl.flock(lock, fcntl.LOCK_SH)
         if not any(folder.glob(f"*{SECRET_SUFFIX}")):
             _write_secret(folder, sql)
+        _remove_unused_folders(temp, keep=folder)
         yield folder
     finally:
         try:  # the last user out: no other holds the lock
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            for secret in folder.glob(f"*{SECRET_SUFFIX}"):
-                secret.unlink(missing_ok=True)
+            _remove_folder(folder)
+        except BlockingIOError:
+            pass
+        finally:
+            os.close(lock)
+
+
+def _lock_shared(folder: Path) -> int:
+    """A shared lock on the folder (its lock file), the folder made if need be. While any
+    process holds one, no other removes the folder; a lock taken on a lock file that its folder
+    no longer holds (the last user removed both meanwhile) is let go and taken again."""
+    for _ in range(LOCK_ATTEMPTS):
+        _make_private_folder(folder)
+        try:
+            lock = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:  # removed between the two
+            continue
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        if _holds_current_lock(folder, lock):
+            return lock
+        os.close(lock)
+    raise RuntimeError(
+        f"{folder} was removed under this process {LOCK_ATTEMPTS} times while it locked it"
+    )
+
+
+def _holds_current_lock(folder: Path, lock: int) -> bool:
+    try:
+        current = os.stat(folder / LOCK_NAME)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(lock)
+    return (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _remove_folder(folder: Path) -> None:
+    """Removes a folder whose lock this process holds exclusively: the secret first, so that a
+    removal cut short leaves a lock file for the next one."""
+    for secret in folder.glob(f"*{SECRET_SUFFIX}"):
+        secret.unlink(missing_ok=True)
+    (folder / LOCK_NAME).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # anything else in it is not paw's to remove
+        folder.rmdir()
+
+
+def _remove_unused_folders(temp: Path, keep: Path) -> None:
+    """Removes this user's secret folders that no invocation holds, but `keep`. A folder
+    without a lock file is being made, and is left alone."""
+    for folder in temp.glob(f"{FOLDER_PREFIX}{os.getuid()}-*"):
+        if folder == keep:
+            continue
+        try:
+            info = os.lstat(folder)
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+                continue
+            lock = os.open(folder / LOCK_NAME, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if _holds_current_lock(folder, lock):
+                _remove_folder(folder)
         except BlockingIOError:
             pass
         finally:

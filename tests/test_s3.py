@@ -3,9 +3,11 @@ loopback (moto's server, started here), and dbt reading that lake through httpfs
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -248,7 +250,7 @@ def test_a_session_token_reaches_duckdbs_secret():
         [(text,)] = con.execute("select secret_string from duckdb_secrets()").fetchall()
         con.close()
     assert "session_token=redacted" in text and "key_id=k" in text
-    assert not list(folder.glob("*.duckdb_secret"))
+    assert not folder.exists()
 
 
 # a process that holds the secret of these settings until its stdin closes
@@ -262,24 +264,30 @@ with secret_directory(S3Settings(access_key_id="k", secret_access_key="s")) as f
 """
 
 
+def start_holder(temp: Path) -> subprocess.Popen:
+    """HOLDER in a process of its own, with `temp` as its system temp folder."""
+    return subprocess.Popen(
+        [sys.executable, "-c", HOLDER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(temp)},
+    )
+
+
 def test_the_secret_folder_stays_the_same_and_its_secret_leaves_with_its_last_user(
     tmp_path, monkeypatch
 ):
     """The secret's folder is named after it, so that dbt's vars (which name it) stay the same
     from one invocation to the next and dbt reuses its parse; the secret file is there while
-    any process uses it (another process here), and gone once the last has finished."""
+    any process uses it (another process here), and the folder is gone once the last has
+    finished."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     s3 = S3Settings(access_key_id="k", secret_access_key="s")
     with secret_directory(s3) as first:
         assert list(first.glob("*.duckdb_secret"))
-    assert not list(first.glob("*.duckdb_secret"))
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "TMPDIR": str(tmp_path)},
-    )
+    assert not first.exists()
+    holder = start_holder(tmp_path)
     try:
         held = Path(holder.stdout.readline().strip())
         with secret_directory(s3) as second:
@@ -289,9 +297,60 @@ def test_the_secret_folder_stays_the_same_and_its_secret_leaves_with_its_last_us
     finally:
         holder.communicate("")
     assert holder.returncode == 0
-    assert not list(held.glob("*.duckdb_secret"))
+    assert not held.exists()
     with secret_directory(S3Settings(access_key_id="other", secret_access_key="s")) as other:
         assert other != first  # other credentials, another folder
+
+
+def test_a_secret_folder_no_one_holds_is_removed_by_the_next_invocation(tmp_path, monkeypatch):
+    """A killed invocation runs no cleanup, and credentials that rotate never use its folder
+    again: the next invocation, whatever its credentials, removes a folder no one holds, and
+    leaves one that a running invocation holds, and one being made (no lock file yet)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    killed = start_holder(tmp_path)
+    left = Path(killed.stdout.readline().strip())
+    killed.kill()
+    killed.wait()
+    assert [p.name for p in left.glob("*.duckdb_secret")] == ["paw_s3.duckdb_secret"]
+    being_made = tmp_path / f"paw-secrets-{os.getuid()}-0123456789abcdef"
+    being_made.mkdir(mode=0o700)
+    rotated = S3Settings(access_key_id="k", secret_access_key="s", session_token="next")
+    with secret_directory(rotated) as current:
+        assert current != left
+        assert not left.exists()
+    assert being_made.is_dir()
+
+    running = start_holder(tmp_path)
+    try:
+        held = Path(running.stdout.readline().strip())
+        with secret_directory(rotated):
+            pass
+        assert [p.name for p in held.glob("*.duckdb_secret")] == ["paw_s3.duckdb_secret"]
+    finally:
+        running.communicate("")
+    assert not held.exists()
+
+
+def test_a_lock_taken_on_a_folder_its_last_user_removed_is_taken_again(tmp_path, monkeypatch):
+    """The last user of a folder may remove it between another invocation's opening of its
+    lock file and its lock: that invocation locks the folder again, made anew, rather than
+    writing its secret into a folder that is gone."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    removed: list[Path] = []
+    flock = fcntl.flock
+
+    def last_user_leaves_first(descriptor: int, operation: int) -> None:
+        if operation == fcntl.LOCK_SH and not removed:
+            [folder] = tmp_path.glob("paw-secrets-*")
+            shutil.rmtree(folder)
+            removed.append(folder)
+        flock(descriptor, operation)
+
+    monkeypatch.setattr(fcntl, "flock", last_user_leaves_first)
+    with secret_directory(S3Settings(access_key_id="k", secret_access_key="s")) as folder:
+        assert removed == [folder]
+        assert [p.name for p in folder.glob("*.duckdb_secret")] == ["paw_s3.duckdb_secret"]
+    assert not folder.exists()
 
 
 def test_a_secret_folder_others_could_read_is_refused(tmp_path, monkeypatch):
@@ -299,6 +358,7 @@ def test_a_secret_folder_others_could_read_is_refused(tmp_path, monkeypatch):
     s3 = S3Settings(access_key_id="k", secret_access_key="s")
     with secret_directory(s3) as folder:
         pass
+    folder.mkdir()
     folder.chmod(0o777)  # as if another user had made it first, for everyone
     refused = f"{folder} is not a folder private to this user"
     with pytest.raises(PermissionError, match=refused), secret_directory(s3):
