@@ -62,13 +62,7 @@ def secret_directory(s3: S3Settings) -> Iterator[Path]:
         _remove_unused_folders(temp, keep=folder)
         yield folder
     finally:
-        try:  # the last user out: no other holds the lock
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            _remove_folder(folder)
-        except BlockingIOError:
-            pass
-        finally:
-            os.close(lock)
+        _remove_if_unused(folder, lock)  # the last user out removes it
 
 
 def _lock_shared(folder: Path) -> int:
@@ -99,6 +93,19 @@ def _holds_current_lock(folder: Path, lock: int) -> bool:
     return (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino)
 
 
+def _remove_if_unused(folder: Path, lock: int) -> None:
+    """Removes the folder if no process but this one holds its lock (`lock`, an open
+    descriptor of its lock file, which this closes)."""
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if _holds_current_lock(folder, lock):
+            _remove_folder(folder)
+    except BlockingIOError:
+        pass
+    finally:
+        os.close(lock)
+
+
 def _remove_folder(folder: Path) -> None:
     """Removes a folder whose lock this process holds exclusively: the secret first, so that a
     removal cut short leaves a lock file for the next one."""
@@ -122,14 +129,7 @@ def _remove_unused_folders(temp: Path, keep: Path) -> None:
             lock = os.open(folder / LOCK_NAME, os.O_RDWR)
         except OSError:
             continue
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if _holds_current_lock(folder, lock):
-                _remove_folder(folder)
-        except BlockingIOError:
-            pass
-        finally:
-            os.close(lock)
+        _remove_if_unused(folder, lock)
 
 
 def _make_private_folder(folder: Path) -> None:
