@@ -8,6 +8,21 @@
     json_extract_string({{ json_column }}, '{{ path }}')
 {%- endmacro %}
 
+{#- Text at a top-level key of a lake JSON column, parsed only where the column's text holds
+    the key's quoted name: the lake's JSON is written by ingestion's parser, which spells every
+    key out (docs/lake.md), so a value without the name has no such key. For a key that most
+    events lack (int_event_groups: the context's groupId). -#}
+{% macro paw_json_text_if_named(json_column, key) -%}
+    {{ return(adapter.dispatch('paw_json_text_if_named', 'paw')(json_column, key)) }}
+{%- endmacro %}
+
+{% macro default__paw_json_text_if_named(json_column, key) -%}
+    case
+        when contains({{ json_column }}, '"{{ key }}"')
+            then {{ paw_json_text(json_column, '$.' ~ key) }}
+    end
+{%- endmacro %}
+
 {#- One row per key of a JSON object: use in a lateral position as `unnest(...) as t(key)`. -#}
 {% macro paw_json_keys(json_column) -%}
     {{ return(adapter.dispatch('paw_json_keys', 'paw')(json_column)) }}
